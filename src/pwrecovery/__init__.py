@@ -1,0 +1,109 @@
+"""Self-service password recovery by e-mail for host accounting applications.
+
+>>> import pwrecovery as pr
+>>> pr.Policy().temporary_password_ttl.days
+7
+"""
+
+from __future__ import annotations
+
+from pwrecovery.adapters.argon2 import Argon2idHasher
+from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
+from pwrecovery.adapters.system import SystemClock
+from pwrecovery.domain.model import (
+    AuditEvent,
+    LoginResult,
+    LoginStatus,
+    PendingVerification,
+    Purpose,
+    RecoverySent,
+    Security,
+    SenderAccount,
+    SenderRecord,
+    SenderSettings,
+    TemporaryCredential,
+    User,
+    UserRecord,
+)
+from pwrecovery.domain.policy import Policy
+from pwrecovery.errors import (
+    ConcurrentModification,
+    DeliveryFailed,
+    InvalidConfiguration,
+    InvalidCredentials,
+    InvalidEmailAddress,
+    InvalidHeaderValue,
+    InvalidLogin,
+    NoSenderConfigured,
+    PasswordConfirmationMismatch,
+    PasswordPolicyViolation,
+    PwRecoveryError,
+    RateLimited,
+    RecoveryEmailMissing,
+    SecretKeyInvalid,
+    SecretUndecryptable,
+    SenderAuthenticationFailed,
+    SenderCredentialsEmpty,
+    SenderUnreachable,
+    TemporaryPasswordExpired,
+    TooManyAttempts,
+    UnknownSender,
+    UnknownUser,
+    UserExists,
+    VerificationFailed,
+)
+from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store
+from pwrecovery.secretbox import generate_key
+from pwrecovery.service import RecoveryService
+
+__all__ = [
+    "Argon2idHasher",
+    "AuditEvent",
+    "Clock",
+    "ConcurrentModification",
+    "DeliveryFailed",
+    "InMemoryStore",
+    "InvalidConfiguration",
+    "InvalidCredentials",
+    "InvalidEmailAddress",
+    "InvalidHeaderValue",
+    "InvalidLogin",
+    "LoginResult",
+    "LoginStatus",
+    "Mailer",
+    "ManualClock",
+    "NoSenderConfigured",
+    "PasswordConfirmationMismatch",
+    "PasswordHasher",
+    "PasswordPolicyViolation",
+    "PendingVerification",
+    "Policy",
+    "Purpose",
+    "PwRecoveryError",
+    "RateLimited",
+    "RecordingMailer",
+    "RecoveryEmailMissing",
+    "RecoverySent",
+    "RecoveryService",
+    "SecretKeyInvalid",
+    "SecretUndecryptable",
+    "Security",
+    "SenderAccount",
+    "SenderAuthenticationFailed",
+    "SenderCredentialsEmpty",
+    "SenderRecord",
+    "SenderSettings",
+    "SenderUnreachable",
+    "Store",
+    "SystemClock",
+    "TemporaryCredential",
+    "TemporaryPasswordExpired",
+    "TooManyAttempts",
+    "UnknownSender",
+    "UnknownUser",
+    "User",
+    "UserExists",
+    "UserRecord",
+    "VerificationFailed",
+    "generate_key",
+]

@@ -1,0 +1,41 @@
+"""Recovery and sender addresses: validation, normalisation, masking."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import email_validator
+
+from pwrecovery.domain.headers import is_header_safe
+from pwrecovery.errors import InvalidEmailAddress
+
+GENERIC_MASK: Final = "***@***"
+
+
+def normalize_address(address: object) -> str:
+    """The normalised form of an e-mail address, or ``InvalidEmailAddress``.
+
+    Uses ``email-validator`` without DNS lookups: no domain literals, no quoted
+    local parts, no display names; internationalised addresses are accepted.
+    """
+    if not isinstance(address, str) or not is_header_safe(address):
+        raise InvalidEmailAddress
+    try:
+        result = email_validator.validate_email(
+            address,
+            check_deliverability=False,
+            allow_smtputf8=True,
+            allow_domain_literal=False,
+            allow_quoted_local=False,
+            allow_display_name=False,
+        )
+    except (email_validator.EmailNotValidError, UnicodeError, ValueError) as exc:
+        raise InvalidEmailAddress from exc
+    normalized: str = result.normalized
+    return normalized
+
+
+def mask_address(address: str) -> str:
+    """Show enough of an address for its owner to recognise it: ``j***@empresa.mx``."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"

@@ -1,0 +1,39 @@
+"""User names: how they are written, and the key they are matched by."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Final
+
+from pwrecovery.domain.headers import check_header_value
+from pwrecovery.errors import InvalidHeaderValue, InvalidLogin
+
+MAX_LOGIN_LENGTH: Final = 64
+MAX_DISPLAY_NAME_LENGTH: Final = 128
+
+
+def normalize_login(login: object) -> str:
+    """The login as stored and shown: NFKC, without surrounding spaces."""
+    if not isinstance(login, str):
+        raise InvalidLogin(MAX_LOGIN_LENGTH)
+    text = unicodedata.normalize("NFKC", login).strip()
+    if not 1 <= len(text) <= MAX_LOGIN_LENGTH or any(
+        unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"} for ch in text
+    ):
+        raise InvalidLogin(MAX_LOGIN_LENGTH)
+    return text
+
+
+def login_key(login: object) -> str:
+    """The case-insensitive key a login is matched by: ``"Juan"`` and ``"JUAN"`` meet."""
+    return normalize_login(login).casefold()
+
+
+def normalize_display_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise InvalidHeaderValue("display_name")
+    text = unicodedata.normalize("NFKC", name).strip()
+    if len(text) > MAX_DISPLAY_NAME_LENGTH:
+        raise InvalidHeaderValue("display_name")
+    check_header_value(text, "display_name")
+    return text

@@ -1,0 +1,91 @@
+"""Encryption of SMTP passwords at rest: AES-256-GCM under keys the host holds.
+
+A blob is ``0x01 || nonce (12 bytes) || ciphertext || tag``; the associated
+data binds it to one sender id, so a blob copied onto another sender does not
+decrypt. The first key encrypts; every key is tried to decrypt (rotation).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Sequence
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from pwrecovery.errors import SecretKeyInvalid, SecretUndecryptable
+
+KEY_BYTES: Final = 32
+NONCE_BYTES: Final = 12
+_FORMAT: Final = b"\x01"
+_TAG_BYTES: Final = 16
+_AD_PREFIX: Final = b"pwrecovery/sender-password/v1:"
+
+
+def generate_key() -> str:
+    """A new random 256-bit key, as URL-safe base64 text, for ``RecoveryService(secret_key=…)``.
+
+    >>> len(generate_key())
+    44
+    """
+    return base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
+
+
+def _decode_key(key: object) -> bytes:
+    if not isinstance(key, str):
+        raise SecretKeyInvalid
+    try:
+        raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeError) as exc:
+        raise SecretKeyInvalid from exc
+    if len(raw) != KEY_BYTES:
+        raise SecretKeyInvalid
+    return raw
+
+
+class SecretBox:
+    """Encrypts and decrypts sender passwords; its ``repr`` shows no key."""
+
+    __slots__ = ("_ciphers",)
+
+    def __init__(self, keys: str | Sequence[str]) -> None:
+        key_list = [keys] if isinstance(keys, str) else list(keys)
+        if not key_list:
+            raise SecretKeyInvalid
+        self._ciphers = [AESGCM(_decode_key(key)) for key in key_list]
+
+    def __repr__(self) -> str:
+        return f"SecretBox(<{len(self._ciphers)} key(s)>)"
+
+    @staticmethod
+    def _associated_data(sender_id: str) -> bytes:
+        return _AD_PREFIX + sender_id.encode("utf-8")
+
+    def encrypt(self, plaintext: str, sender_id: str) -> bytes:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        sealed = self._ciphers[0].encrypt(
+            nonce, plaintext.encode("utf-8"), self._associated_data(sender_id)
+        )
+        return _FORMAT + nonce + sealed
+
+    def decrypt(self, blob: bytes, sender_id: str) -> str:
+        """The plaintext, or ``SecretUndecryptable`` (wrong key, tampered, truncated, moved)."""
+        header_len = len(_FORMAT) + NONCE_BYTES
+        if not isinstance(blob, bytes) or len(blob) < header_len + _TAG_BYTES:
+            raise SecretUndecryptable(sender_id)
+        if blob[:1] != _FORMAT:
+            raise SecretUndecryptable(sender_id)
+        nonce, sealed = blob[1:header_len], blob[header_len:]
+        for cipher in self._ciphers:
+            try:
+                plaintext = cipher.decrypt(nonce, sealed, self._associated_data(sender_id))
+            except InvalidTag:
+                continue
+            try:
+                return plaintext.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        raise SecretUndecryptable(sender_id)

@@ -52,7 +52,12 @@ class SecretBox:
     __slots__ = ("_ciphers",)
 
     def __init__(self, keys: str | Sequence[str]) -> None:
-        key_list = [keys] if isinstance(keys, str) else list(keys)
+        if isinstance(keys, str):
+            key_list: list[object] = [keys]
+        elif isinstance(keys, Sequence):
+            key_list = list(keys)
+        else:
+            raise SecretKeyInvalid
         if not key_list:
             raise SecretKeyInvalid
         self._ciphers = [AESGCM(_decode_key(key)) for key in key_list]

@@ -1,0 +1,359 @@
+"""DESIGN §1.1–§1.5 through the service: the recovery story and its rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+import pwrecovery as pr
+from tests.conftest import ServiceFactory
+from tests.helpers import (
+    NEW_PASSWORD,
+    SMTP_PASSWORD,
+    USER_PASSWORD,
+    secret_in,
+    sender_settings,
+    text_of,
+    verify_address,
+)
+
+
+def recover(svc: pr.RecoveryService, mailer: pr.RecordingMailer, login: str = "juan") -> str:
+    svc.request_recovery(login)
+    return secret_in(mailer.outbox[-1])
+
+
+def test_full_flow(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
+    """§1.2–§1.4: the mail carries a temporary password; it forces a change; the new one works."""
+    sent = ready.request_recovery("juan", origin="CAJA-01")
+    message = mailer.outbox[-1]
+    assert "juan@empresa.mx" in message["To"]
+    assert "temporary-password" == message["X-PwRecovery-Purpose"]
+    temporary = secret_in(message)
+    result = ready.authenticate("juan", temporary)
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == result.status
+    assert sent.expires_at == result.expires_at
+    ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    assert pr.LoginStatus.OK == ready.authenticate("juan", NEW_PASSWORD).status
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", USER_PASSWORD)
+
+
+def test_masked_address_and_expiry_answer(ready: pr.RecoveryService, clock: pr.ManualClock) -> None:
+    """request_recovery says where the mail went (masked) and until when it is valid (7 days)."""
+    sent = ready.request_recovery("JUAN")
+    assert "j***@empresa.mx" == sent.masked_address
+    assert clock.now() + timedelta(days=7) == sent.expires_at
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "works"),
+    [
+        (timedelta(days=7) - timedelta(seconds=1), True),
+        (timedelta(days=7), False),
+        (timedelta(days=7) + timedelta(seconds=1), False),
+    ],
+)
+def test_seven_day_boundary(
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    clock: pr.ManualClock,
+    elapsed: timedelta,
+    works: bool,
+) -> None:
+    """§1.3: the temporary password works until 7 days after issue, exclusive."""
+    temporary = recover(ready, mailer)
+    clock.advance(elapsed)
+    if works:
+        assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+        ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    else:
+        with pytest.raises(pr.TemporaryPasswordExpired):
+            ready.authenticate("juan", temporary)
+        with pytest.raises(pr.TemporaryPasswordExpired):
+            ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+
+
+def test_policy_ttl_is_honoured(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    clock: pr.ManualClock,
+) -> None:
+    """Policy(temporary_password_ttl=24 h), the NIST choice, expires the password after a day."""
+    nist = make_service(policy=pr.Policy(temporary_password_ttl=timedelta(hours=24)))
+    sent = nist.request_recovery("juan")
+    assert clock.now() + timedelta(hours=24) == sent.expires_at
+    clock.advance(hours=24)
+    with pytest.raises(pr.TemporaryPasswordExpired):
+        nist.authenticate("juan", secret_in(mailer.outbox[-1]))
+
+
+def test_ordinary_password_keeps_working(ready: pr.RecoveryService) -> None:
+    """§1.3: a stranger asking for a recovery locks nobody out."""
+    ready.request_recovery("juan")
+    assert pr.LoginStatus.OK == ready.authenticate("juan", USER_PASSWORD).status
+
+
+def test_newer_request_supersedes_older(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.3: a newer request replaces the older temporary password."""
+    first = recover(ready, mailer)
+    second = recover(ready, mailer)
+    assert first != second
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", first)
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", second).status
+
+
+def test_ordinary_sign_in_revokes_temporary(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.3: a successful sign-in with the ordinary password revokes the temporary one."""
+    temporary = recover(ready, mailer)
+    ready.authenticate("juan", USER_PASSWORD)
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", temporary)
+    kinds = [e.kind for e in ready.audit_trail("juan")]
+    assert "temporary_password_revoked" in kinds
+
+
+def test_catalog_change_revokes_temporary(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.3: any password change, here from the catalog, revokes the temporary password."""
+    temporary = recover(ready, mailer)
+    ready.change_password("juan", USER_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", temporary)
+
+
+def test_temporary_password_is_single_use(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.3: once it changed the password, the temporary password is gone."""
+    temporary = recover(ready, mailer)
+    ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    with pytest.raises(pr.InvalidCredentials):
+        ready.change_password("juan", temporary, "Otra clave nueva 9", "Otra clave nueva 9")
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", temporary)
+
+
+def test_temporary_sign_in_may_be_repeated_before_change(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """Signing in with it twice (the window was closed) still asks for the change."""
+    temporary = recover(ready, mailer)
+    for _ in range(2):
+        assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+
+
+def test_temporary_never_becomes_ordinary(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.3: signing in with the temporary password never yields OK."""
+    temporary = recover(ready, mailer)
+    ready.authenticate("juan", temporary)
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+
+
+def test_confirmation_mismatch_changes_nothing(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.4: the two entries must match; otherwise nothing changes."""
+    temporary = recover(ready, mailer)
+    with pytest.raises(pr.PasswordConfirmationMismatch):
+        ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD + "x")
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+    assert pr.LoginStatus.OK == ready.authenticate("juan", USER_PASSWORD).status
+
+
+@pytest.mark.parametrize(
+    ("new", "reason"),
+    [
+        ("corto", "too_short"),
+        ("x" * 129, "too_long"),
+        ("password1", "common"),
+        ("Juan", "too_short"),
+        ("juan.perez", None),
+    ],
+)
+def test_weak_passwords_are_refused(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, new: str, reason: str | None
+) -> None:
+    """§3: the new password passes the rules, or PasswordPolicyViolation says which failed."""
+    temporary = recover(ready, mailer)
+    if reason is None:
+        ready.change_password("juan", temporary, new, new)
+        assert pr.LoginStatus.OK == ready.authenticate("juan", new).status
+        return
+    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+        ready.change_password("juan", temporary, new, new)
+    assert reason in caught.value.reasons
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+
+
+def test_new_password_cannot_be_the_login(make_service: ServiceFactory) -> None:
+    """§3: not the login, whatever its case."""
+    svc = make_service()
+    svc.add_user("contador.general", USER_PASSWORD)
+    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+        svc.change_password(
+            "contador.general", USER_PASSWORD, "CONTADOR.GENERAL", "CONTADOR.GENERAL"
+        )
+    assert ("same_as_login",) == caught.value.reasons
+
+
+def test_new_password_cannot_be_current_or_temporary(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§3: not the current ordinary password, not the temporary one."""
+    temporary = recover(ready, mailer)
+    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+        ready.change_password("juan", temporary, USER_PASSWORD, USER_PASSWORD)
+    assert ("same_as_current",) == caught.value.reasons
+    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+        ready.change_password("juan", temporary, temporary, temporary)
+    assert ("same_as_temporary",) == caught.value.reasons
+    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+        ready.change_password("juan", USER_PASSWORD, USER_PASSWORD, USER_PASSWORD)
+    assert ("same_as_current",) == caught.value.reasons
+    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+        ready.change_password("juan", USER_PASSWORD, temporary, temporary)
+    assert ("same_as_temporary",) == caught.value.reasons
+
+
+def test_change_sends_password_changed_notice(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§2: after a change a notice without any secret goes to the verified address."""
+    temporary = recover(ready, mailer)
+    ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    notice = mailer.outbox[-1]
+    assert "password-changed" == notice["X-PwRecovery-Purpose"]
+    assert "juan@empresa.mx" in notice["To"]
+    body = text_of(notice)
+    assert temporary not in body
+    assert NEW_PASSWORD not in body
+
+
+def test_change_stands_when_notice_cannot_be_sent(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """A failed notice does not undo the change; the failure is audited."""
+    mailer.unreachable_hosts.add("smtp.empresa.mx")
+    ready.change_password("juan", USER_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
+    assert pr.LoginStatus.OK == ready.authenticate("juan", NEW_PASSWORD).status
+    assert "notice_failed" in [e.kind for e in ready.audit_trail("juan")]
+
+
+@pytest.mark.parametrize(
+    ("verified", "expected"),
+    [
+        ({"SUPERVISOR"}, {"user"}),
+        ({"juan"}, {"supervisor"}),
+        (set(), {"user", "supervisor"}),
+    ],
+)
+def test_missing_addresses_are_named(
+    service: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    verified: set[str],
+    expected: set[str],
+) -> None:
+    """§1.5: recovery needs the user's and a supervisor's address; the warning says which."""
+    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    for login in verified:
+        verify_address(service, mailer, login, f"{login.lower()}@empresa.mx")
+    sent_before = len(mailer.outbox)
+    with pytest.raises(pr.RecoveryEmailMissing) as caught:
+        service.request_recovery("juan")
+    assert frozenset(expected) == caught.value.missing
+    assert sent_before == len(mailer.outbox)
+
+
+def test_unverified_address_counts_as_missing(
+    service: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.1: an address set but not confirmed with its code does not count."""
+    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    verify_address(service, mailer, "SUPERVISOR", "supervisor@empresa.mx")
+    service.set_recovery_email("juan", "juan@empresa.mx")
+    assert service.get_user("juan").recovery_email_verified is False
+    with pytest.raises(pr.RecoveryEmailMissing) as caught:
+        service.request_recovery("juan")
+    assert frozenset({"user"}) == caught.value.missing
+
+
+def test_any_supervisor_with_an_address_suffices(
+    service: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.5: at least one supervisor needs a verified address, not every one."""
+    service.add_user("SUPERVISOR2", "Otra clave segura 5", supervisor=True)
+    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    verify_address(service, mailer, "SUPERVISOR2", "s2@empresa.mx")
+    verify_address(service, mailer, "juan", "juan@empresa.mx")
+    assert "j***@empresa.mx" == service.request_recovery("juan").masked_address
+
+
+def test_supervisor_recovers_own_password(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """The SUPERVISOR is a user too: its own verified address serves both roles."""
+    temporary = recover(ready, mailer, "SUPERVISOR")
+    assert "supervisor@empresa.mx" in mailer.outbox[-1]["To"]
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("supervisor", temporary).status
+
+
+def test_unknown_user(ready: pr.RecoveryService) -> None:
+    """request_recovery for a login that does not exist raises UnknownUser (detailed mode)."""
+    with pytest.raises(pr.UnknownUser):
+        ready.request_recovery("nadie")
+
+
+def test_no_sender_configured(service: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
+    """Without sender accounts nothing can be mailed: NoSenderConfigured, not a crash."""
+    with pytest.raises(pr.NoSenderConfigured):
+        service.set_recovery_email("juan", "juan@empresa.mx")
+    assert service.get_user("juan").recovery_email is None
+    assert [] == mailer.outbox
+
+
+def test_rate_limit(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """§3: three requests per user per rolling hour, then RateLimited with retry_after."""
+    ready.request_recovery("juan")  # at 00:00
+    clock.advance(minutes=10)
+    ready.request_recovery("juan")  # at 00:10
+    clock.advance(minutes=10)
+    ready.request_recovery("juan")  # at 00:20
+    with pytest.raises(pr.RateLimited) as caught:
+        ready.request_recovery("juan")
+    assert timedelta(minutes=40) == caught.value.retry_after
+    assert 3 == len(mailer.outbox)
+    clock.advance(caught.value.retry_after)
+    ready.request_recovery("juan")
+    assert 4 == len(mailer.outbox)
+
+
+def test_rate_limit_is_per_user(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
+    """One user's requests do not use up another's."""
+    for _ in range(3):
+        ready.request_recovery("juan")
+    ready.request_recovery("SUPERVISOR")
+    assert "supervisor@empresa.mx" in mailer.outbox[-1]["To"]
+
+
+def test_rate_limited_request_keeps_last_password(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """A refused (rate-limited) request does not revoke the last temporary password."""
+    for _ in range(3):
+        temporary = recover(ready, mailer)
+    with pytest.raises(pr.RateLimited):
+        ready.request_recovery("juan")
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status

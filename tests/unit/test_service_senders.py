@@ -1,0 +1,210 @@
+"""Sender accounts (DESIGN §1.6, §1.7): checked on save, chosen in order, failed over."""
+
+from __future__ import annotations
+
+import pytest
+
+import pwrecovery as pr
+from tests.conftest import ServiceFactory
+from tests.helpers import SMTP_PASSWORD, USER_PASSWORD, secret_in, sender_settings
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("", SMTP_PASSWORD), ("  ", "x"), ("a@b.mx", ""), ("a@b.mx", "   ")]
+)
+def test_blank_credentials_refused_before_connecting(
+    service: pr.RecoveryService, mailer: pr.RecordingMailer, username: str, password: str
+) -> None:
+    """§1.6: a blank username or password is refused before any connection."""
+    settings = sender_settings(username=username, from_address="envios@empresa.mx")
+    with pytest.raises(pr.SenderCredentialsEmpty) as caught:
+        service.configure_sender("SUPERVISOR", settings, password)
+    assert "No puedes tener tu clave y/o usuario vacío." == str(caught.value)
+    assert [] == mailer.logins
+    assert [] == service.senders()
+
+
+def test_wrong_password_refused_nothing_saved(
+    service: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.6: the SMTP login is tried; a wrong password saves nothing."""
+    with pytest.raises(pr.SenderAuthenticationFailed):
+        service.configure_sender("SUPERVISOR", sender_settings(), "wrong")
+    assert [("smtp.empresa.mx", "envios@empresa.mx")] == mailer.logins
+    assert [] == service.senders()
+    assert "sender_refused" == service.audit_trail()[-1].kind
+
+
+def test_unreachable_server_refused_nothing_saved(
+    service: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.6: an unreachable server is refused and nothing is saved."""
+    mailer.unreachable_hosts.add("smtp.empresa.mx")
+    with pytest.raises(pr.SenderUnreachable):
+        service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    assert [] == service.senders()
+
+
+def test_plaintext_credentials_refused_to_remote_host(service: pr.RecoveryService) -> None:
+    """Security.NONE sends credentials only to loopback addresses."""
+    settings = sender_settings(security=pr.Security.NONE, port=25)
+    with pytest.raises(pr.SenderUnreachable) as caught:
+        service.configure_sender("SUPERVISOR", settings, SMTP_PASSWORD)
+    assert "plaintext_refused" == caught.value.reason
+
+
+def test_saved_account_has_no_password(service: pr.RecoveryService, clock: pr.ManualClock) -> None:
+    """A saved account records owner, settings and when it was verified, never the password."""
+    account = service.configure_sender("juan", sender_settings(), SMTP_PASSWORD)
+    assert "juan" == account.owner
+    assert clock.now() == account.verified_at
+    assert [account] == service.senders()
+    assert SMTP_PASSWORD not in repr(account)
+
+
+def test_unknown_owner(service: pr.RecoveryService) -> None:
+    """Only a user of the catalog can own a sender account."""
+    with pytest.raises(pr.UnknownUser):
+        service.configure_sender("nadie", sender_settings(), SMTP_PASSWORD)
+
+
+def test_saving_again_replaces(service: pr.RecoveryService, clock: pr.ManualClock) -> None:
+    """Saving the same server and username for the same owner updates that account."""
+    first = service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    clock.advance(minutes=5)
+    second = service.configure_sender(
+        "SUPERVISOR", sender_settings(display_name="Nuevo nombre"), SMTP_PASSWORD
+    )
+    assert first.id == second.id
+    assert [second] == service.senders()
+
+
+def test_remove_sender(service: pr.RecoveryService) -> None:
+    """remove_sender deletes the account; an unknown id raises UnknownSender."""
+    account = service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    service.remove_sender(account.id)
+    assert [] == service.senders()
+    with pytest.raises(pr.UnknownSender):
+        service.remove_sender(account.id)
+    assert "sender_removed" in [e.kind for e in service.audit_trail()]
+
+
+def configure_three(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> dict[str, pr.SenderAccount]:
+    """Senders owned by juan, by another user, and by the SUPERVISOR (configured last-but-one)."""
+    service.add_user("maria", "Maria tiene clave 3")
+    accounts = {}
+    accounts["juan"] = service.configure_sender(
+        "juan", sender_settings("smtp.juan.mx", "j@juan.mx"), "p1"
+    )
+    clock.advance(minutes=1)
+    accounts["super"] = service.configure_sender(
+        "SUPERVISOR", sender_settings("smtp.super.mx", "s@super.mx"), "p2"
+    )
+    clock.advance(minutes=1)
+    accounts["maria"] = service.configure_sender(
+        "maria", sender_settings("smtp.maria.mx", "m@maria.mx"), "p3"
+    )
+    return accounts
+
+
+def test_selection_order(service: pr.RecoveryService, clock: pr.ManualClock) -> None:
+    """§1.7: the supervisor's first; then, for nobody in particular, the rest newest first."""
+    accounts = configure_three(service, clock)
+    assert [accounts["super"], accounts["maria"], accounts["juan"]] == service.senders()
+
+
+def test_supervisor_sender_delivers(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """§1.7: a request by juan goes through the supervisor's account first."""
+    configure_three(ready, clock)
+    ready.request_recovery("juan")
+    assert "smtp.super.mx" == mailer.sent_through[-1].host
+    assert "s@super.mx" in mailer.outbox[-1]["From"]
+
+
+def test_failover_order(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """§1.7: when the supervisor's fails, the requester's own is next, then the rest."""
+    configure_three(ready, clock)
+    ready.remove_sender(ready.senders()[1].id)  # drop the fixture's older supervisor account
+    mailer.unreachable_hosts.add("smtp.super.mx")
+    ready.request_recovery("juan")
+    assert "smtp.juan.mx" == mailer.sent_through[-1].host
+    mailer.rejecting_hosts.add("smtp.juan.mx")
+    ready.request_recovery("juan")
+    assert "smtp.maria.mx" == mailer.sent_through[-1].host
+    failures = [e for e in ready.audit_trail("juan") if e.kind == "delivery_attempt_failed"]
+    assert ["sender_unreachable", "sender_unreachable", "delivery_failed"] == [
+        e.detail["reason"] for e in failures
+    ]
+
+
+def test_failover_on_login_failure(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """§1.7: a sender whose password stopped working is skipped."""
+    configure_three(ready, clock)
+    mailer.passwords["s@super.mx"] = "changed on the server"
+    mailer.passwords["envios@empresa.mx"] = "changed too"
+    ready.request_recovery("juan")
+    assert "smtp.juan.mx" == mailer.sent_through[-1].host
+
+
+def test_all_senders_fail(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
+    """§2: if delivery fails, no temporary password is left and the old password is untouched."""
+    ready.request_recovery("juan")
+    earlier = secret_in(mailer.outbox[-1])
+    mailer.unreachable_hosts.add("smtp.empresa.mx")
+    with pytest.raises(pr.DeliveryFailed) as caught:
+        ready.request_recovery("juan")
+    assert 1 == caught.value.attempts
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", earlier)
+    assert pr.LoginStatus.OK == ready.authenticate("juan", USER_PASSWORD).status
+    assert "temporary_password_withdrawn" in [e.kind for e in ready.audit_trail("juan")]
+
+
+def test_sender_password_encrypted_in_store(
+    service: pr.RecoveryService, store: pr.InMemoryStore
+) -> None:
+    """§1.8: the store holds the SMTP password only as an AES-GCM blob."""
+    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    (record,) = store.list_senders()
+    assert SMTP_PASSWORD.encode() not in record.secret
+    assert SMTP_PASSWORD not in repr(record)
+
+
+def test_key_rotation(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    secret_key: str,
+) -> None:
+    """A key list keeps old senders working: the first key encrypts, all decrypt."""
+    rotated = make_service(secret_key=[pr.generate_key(), secret_key])
+    rotated.request_recovery("juan")
+    assert "temporary-password" == mailer.outbox[-1]["X-PwRecovery-Purpose"]
+
+
+def test_wrong_key_fails_over_cleanly(
+    make_service: ServiceFactory, ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """With a key that does not match, the sender cannot be used: DeliveryFailed, no crash."""
+    wrong = make_service(secret_key=pr.generate_key())
+    with pytest.raises(pr.DeliveryFailed):
+        wrong.request_recovery("juan")
+    failure = [e for e in wrong.audit_trail() if e.kind == "delivery_attempt_failed"][-1]
+    assert "secret_undecryptable" == failure.detail["reason"]
+
+
+def test_configuration_is_shared_through_the_store(
+    make_service: ServiceFactory, ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """§1.6: another workstation opening the same store can recover with the same senders."""
+    other_workstation = make_service()
+    other_workstation.request_recovery("juan")
+    assert "smtp.empresa.mx" == mailer.sent_through[-1].host

@@ -16,7 +16,8 @@ def normalize_address(address: object) -> str:
     """The normalised form of an e-mail address, or ``InvalidEmailAddress``.
 
     Uses ``email-validator`` without DNS lookups: no domain literals, no quoted
-    local parts, no display names; internationalised addresses are accepted.
+    local parts, no display names, RFC 5321 length limits; internationalised
+    addresses are accepted.
     """
     if not isinstance(address, str) or not is_header_safe(address):
         raise InvalidEmailAddress
@@ -28,6 +29,7 @@ def normalize_address(address: object) -> str:
             allow_domain_literal=False,
             allow_quoted_local=False,
             allow_display_name=False,
+            strict=True,  # RFC 5321 limits: 64 octets before the @
         )
     except (email_validator.EmailNotValidError, UnicodeError, ValueError) as exc:
         raise InvalidEmailAddress from exc

@@ -48,6 +48,13 @@ def _header_safe(field: str) -> attrs._ValidatorType[str]:
     return check
 
 
+def _to_security(value: str) -> Security:
+    try:
+        return Security(value)
+    except ValueError as error:
+        raise InvalidConfiguration("security", "it must be 'ssl', 'starttls' or 'none'") from error
+
+
 def _to_address(value: str) -> str:
     # Imported here: addresses imports this module's neighbours, not the other way round.
     from pwrecovery.domain.addresses import normalize_address  # noqa: PLC0415
@@ -61,7 +68,7 @@ class SenderSettings:
 
     host: str = attrs.field(validator=lambda _i, _a, v: check_host(v))
     port: int = attrs.field(validator=_port)
-    security: Security = attrs.field(converter=Security)
+    security: Security = attrs.field(converter=_to_security)
     username: str = attrs.field(validator=_header_safe("username"))
     from_address: str = attrs.field(converter=_to_address)
     display_name: str = attrs.field(default="", validator=_header_safe("display_name"))

@@ -15,17 +15,18 @@ MIN_SECRET_BITS: Final = 64
 DISCLOSURES: Final = ("detailed", "uniform")
 
 
-def _positive(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, timedelta):
-        ok = value > timedelta(0)
-    else:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    if not ok:
-        raise InvalidConfiguration(attribute.name, "it must be positive")
+def _positive_duration(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise InvalidConfiguration(attribute.name, "it must be a positive timedelta")
+
+
+def _positive_count(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidConfiguration(attribute.name, "it must be a positive whole number")
 
 
 def _temporary_length(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    _positive(_instance, attribute, value)
+    _positive_count(_instance, attribute, value)
     if value * math.log2(len(TEMPORARY_PASSWORD_ALPHABET)) < MIN_SECRET_BITS:
         raise InvalidConfiguration(attribute.name, f"it must give at least {MIN_SECRET_BITS} bits")
 
@@ -43,17 +44,25 @@ class Policy:
     datetime.timedelta(days=7)
     """
 
-    temporary_password_ttl: timedelta = attrs.field(default=timedelta(days=7), validator=_positive)
+    temporary_password_ttl: timedelta = attrs.field(
+        default=timedelta(days=7), validator=_positive_duration
+    )
     temporary_password_length: int = attrs.field(default=12, validator=_temporary_length)
-    verification_code_ttl: timedelta = attrs.field(default=timedelta(hours=24), validator=_positive)
-    verification_code_attempts: int = attrs.field(default=5, validator=_positive)
-    recovery_requests_per_window: int = attrs.field(default=3, validator=_positive)
-    recovery_window: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive)
-    max_failed_sign_ins: int = attrs.field(default=5, validator=_positive)
-    lockout_base: timedelta = attrs.field(default=timedelta(minutes=1), validator=_positive)
-    lockout_max: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive)
-    password_min_length: int = attrs.field(default=8, validator=_positive)
-    password_max_length: int = attrs.field(default=128, validator=_positive)
+    verification_code_ttl: timedelta = attrs.field(
+        default=timedelta(hours=24), validator=_positive_duration
+    )
+    verification_code_attempts: int = attrs.field(default=5, validator=_positive_count)
+    recovery_requests_per_window: int = attrs.field(default=3, validator=_positive_count)
+    recovery_window: timedelta = attrs.field(
+        default=timedelta(hours=1), validator=_positive_duration
+    )
+    max_failed_sign_ins: int = attrs.field(default=5, validator=_positive_count)
+    lockout_base: timedelta = attrs.field(
+        default=timedelta(minutes=1), validator=_positive_duration
+    )
+    lockout_max: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive_duration)
+    password_min_length: int = attrs.field(default=8, validator=_positive_count)
+    password_max_length: int = attrs.field(default=128, validator=_positive_count)
     disclosure: Literal["detailed", "uniform"] = attrs.field(
         default="detailed", validator=_disclosure
     )

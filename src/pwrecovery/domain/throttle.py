@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Final
 
 from pwrecovery.domain.policy import Policy
-
-_MAX_DOUBLINGS: Final = 32  # beyond this any sane lockout_max is reached already
 
 
 def recent_requests(
@@ -51,6 +48,10 @@ def lock_duration(failures: int, policy: Policy) -> timedelta | None:
     """
     if failures < policy.max_failed_sign_ins:
         return None
-    doublings = min(failures - policy.max_failed_sign_ins, _MAX_DOUBLINGS)
-    duration: timedelta = policy.lockout_base * (2**doublings)
+    duration = policy.lockout_base
+    # Doubling stops at the cap, so the loop ends after at most ~70 turns and never overflows.
+    for _ in range(failures - policy.max_failed_sign_ins):
+        if duration > policy.lockout_max / 2:
+            return policy.lockout_max
+        duration *= 2
     return min(duration, policy.lockout_max)

@@ -1,0 +1,153 @@
+"""Header-injection refusal (DESIGN §1.8): CR, LF, NUL, U+2028, U+2029, also encoded."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pwrecovery as pr
+from pwrecovery.domain.headers import (
+    MAX_HEADER_VALUE,
+    check_header_value,
+    check_host,
+    is_header_safe,
+)
+
+FORBIDDEN = ["\r", "\n", "\x00", "\u2028", "\u2029"]
+ORDINARY = st.text(
+    alphabet=st.characters(categories=["L", "M", "N", "P", "S", "Zs"]), max_size=200
+).filter(lambda s: "=?" not in s)
+
+
+@given(value=st.text(max_size=100), bad=st.sampled_from(FORBIDDEN), data=st.data())
+def test_any_value_with_a_forbidden_character_is_refused(
+    value: str, bad: str, data: st.DataObject
+) -> None:
+    """A CR, LF, NUL, U+2028 or U+2029 anywhere in the value makes it refused."""
+    index = data.draw(st.integers(min_value=0, max_value=len(value)))
+    tainted = value[:index] + bad + value[index:]
+    with pytest.raises(pr.InvalidHeaderValue) as caught:
+        check_header_value(tainted, "subject")
+    assert "subject" == caught.value.field
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?utf-8?q?a=0Ab?=",
+        "=?utf-8?q?a=0Db?=",
+        "=?UTF-8?Q?a=0D=0ABcc:_x@y.mx?=",
+        "=?utf-8?b?YQpi?=",
+        "=?UTF-8?B?YQ0KYg==?=",
+        "=?utf-8?q?a=00b?=",
+        "=?utf-8?q?a=E2=80=A8b?=",
+        "=?utf-8?q?a=E2=80=A9b?=",
+        "Hola =?utf-8?q?a=0Ab?= mundo",
+        "x=?utf-8?q?a=0Ab?=y",
+    ],
+)
+def test_encoded_words_that_decode_to_a_line_break_are_refused(value: str) -> None:
+    """An RFC 2047 encoded word hiding CR, LF, NUL or a line separator is refused."""
+    assert is_header_safe(value) is False
+    with pytest.raises(pr.InvalidHeaderValue):
+        check_header_value(value, "display_name")
+
+
+def test_encoded_word_with_an_unknown_charset_is_refused() -> None:
+    """An encoded word we cannot decode cannot be checked, so it is refused."""
+    assert is_header_safe("=?x-no-such-charset?q?a=0Ab?=") is False
+
+
+def test_harmless_encoded_word_is_accepted() -> None:
+    """An encoded word that decodes to ordinary text is fine."""
+    assert is_header_safe("=?utf-8?q?Jos=C3=A9?=") is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "Contabilidad",
+        "Juan Pérez Núñez",
+        "Contabilidad “Pérez” — Facturación",
+        "‘Recuperar clave’ «Empresa» ¿Qué? ¡Sí!",
+        "Clave recuperada con éxito",
+        "envios@empresa.mx",
+        "a = b? no",
+    ],
+)
+def test_ordinary_text_is_accepted(value: str) -> None:
+    """Accents, typographic quotes and punctuation are ordinary header text."""
+    assert is_header_safe(value) is True
+    check_header_value(value, "subject")
+
+
+@given(value=ORDINARY)
+def test_any_printable_text_is_accepted(value: str) -> None:
+    """Letters, marks, digits, punctuation, symbols and spaces are all accepted."""
+    assert is_header_safe(value) is True
+
+
+def test_value_at_the_line_limit_is_accepted() -> None:
+    """998 characters, the RFC 5322 line limit, is allowed."""
+    assert 998 == MAX_HEADER_VALUE
+    assert is_header_safe("a" * 998) is True
+
+
+def test_value_over_the_line_limit_is_refused() -> None:
+    """999 characters exceed the RFC 5322 line limit."""
+    with pytest.raises(pr.InvalidHeaderValue):
+        check_header_value("a" * 999, "subject")
+
+
+@pytest.mark.parametrize("value", [None, 42, b"Contabilidad"])
+def test_non_strings_are_refused(value: object) -> None:
+    """Only text can be a header value."""
+    assert is_header_safe(value) is False
+
+
+@pytest.mark.parametrize("host", ["smtp.empresa.mx", "127.0.0.1", "::1", "localhost"])
+def test_check_host_accepts_names_and_addresses(host: str) -> None:
+    """Host names and IP addresses pass the host check."""
+    assert check_host(host) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "",
+        " ",
+        "\t",
+        "smtp empresa.mx",
+        " smtp.empresa.mx",
+        "smtp.empresa.mx\n",
+        "smtp\r.empresa.mx",
+        "smtp\x00.empresa.mx",
+        "smtp\x7f.empresa.mx",
+        "smtp\u2028.empresa.mx",
+        "a" * 254,
+        None,
+        25,
+    ],
+    ids=[
+        "empty",
+        "space",
+        "tab",
+        "inner-space",
+        "leading-space",
+        "lf",
+        "cr",
+        "nul",
+        "del",
+        "u2028",
+        "too-long",
+        "none",
+        "int",
+    ],
+)
+def test_check_host_refuses_empty_whitespace_and_control(host: object) -> None:
+    """An empty host, or one with whitespace or control characters, is refused."""
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        check_host(host)
+    assert "host" == caught.value.setting

@@ -1,0 +1,183 @@
+"""New-password rules (DESIGN §3): 8..128 after NFKC, not common, not the login."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import pwrecovery as pr
+from pwrecovery.domain.passwords import (
+    confirmation_matches,
+    normalize_password,
+    password_problems,
+)
+from pwrecovery.resources import common_passwords
+
+POLICY = pr.Policy()
+COMMON = common_passwords()
+LOGIN = "JuanPerez"
+
+
+def problems(password: str, login: str = LOGIN, **flags: bool) -> tuple[str, ...]:
+    return password_problems(password, login=login, policy=POLICY, common=COMMON, **flags)
+
+
+def test_a_good_password_breaks_no_rule() -> None:
+    """An ordinary passphrase of acceptable length is accepted."""
+    assert () == problems("Tortuga verde 2026")
+
+
+@pytest.mark.parametrize("length", [8, 9, 64, 127, 128])
+def test_lengths_from_8_to_128_are_accepted(length: int) -> None:
+    """Any length from 8 to 128 characters is allowed."""
+    assert () == problems(("x7Qz" * 32)[:length])
+
+
+def test_seven_characters_are_too_short() -> None:
+    """Seven characters break the minimum length."""
+    assert ("too_short",) == problems("x7Qz%k#")
+
+
+def test_129_characters_are_too_long() -> None:
+    """129 characters break the maximum length."""
+    assert ("too_long",) == problems(("x7Qz" * 33)[:129])
+
+
+def test_ligature_expands_before_length_is_counted() -> None:
+    """NFKC turns "ﬁ" into "fi": four ligatures count as eight characters."""
+    assert 4 == len("ﬁ" * 4)
+    assert "fi" * 4 == normalize_password("ﬁ" * 4)
+    assert "too_short" not in problems("ﬁ" * 4)
+
+
+def test_seven_code_points_that_expand_to_eight_are_long_enough() -> None:
+    """Length is counted after NFKC, not on the code points typed."""
+    assert () == problems("ﬁ" + "q7w#zp")
+
+
+def test_ligatures_expanding_beyond_128_are_too_long() -> None:
+    """65 ligatures are 130 characters after NFKC, so they are too long."""
+    assert ("too_long",) == problems("ﬁ" * 65)
+
+
+def test_full_width_digits_fold_to_ascii() -> None:
+    """Full-width digits fold to ASCII, so "１２３４５６７８" is the common "12345678"."""
+    assert "12345678" == normalize_password("１２３４５６７８")
+    assert ("common",) == problems("１２３４５６７８")
+
+
+def test_shipped_common_list_has_at_least_ten_thousand_entries() -> None:
+    """The shipped list of common passwords is substantial."""
+    assert len(COMMON) >= 10_000
+
+
+def test_shipped_common_list_is_casefolded() -> None:
+    """The list holds case-folded entries, the form passwords are compared in."""
+    assert set() == {entry for entry in COMMON if entry != entry.casefold()}
+
+
+@pytest.mark.parametrize(
+    "password", ["password1", "PASSWORD1", "Password1", "qwertyuiop", "QwErTyUiOp", "12345678"]
+)
+def test_common_passwords_are_refused_whatever_their_case(password: str) -> None:
+    """A password on the shipped list is refused case-insensitively."""
+    assert ("common",) == problems(password)
+
+
+@pytest.mark.parametrize("password", ["juanperez", "JUANPEREZ", "JuanPerez", "ＪｕａｎＰｅｒｅｚ"])
+def test_the_login_is_refused_as_password(password: str) -> None:
+    """The login, in any case or width, is not an acceptable password."""
+    assert ("same_as_login",) == problems(password, login="JuanPerez")
+
+
+def test_same_as_current_is_reported() -> None:
+    """When the caller says the password is the current one, the rule is reported."""
+    assert ("same_as_current",) == problems("Tortuga verde 2026", same_as_current=True)
+
+
+def test_same_as_temporary_is_reported() -> None:
+    """When the caller says the password is the temporary one, the rule is reported."""
+    assert ("same_as_temporary",) == problems("Tortuga verde 2026", same_as_temporary=True)
+
+
+def test_lone_surrogate_is_invalid() -> None:
+    """A lone surrogate cannot be stored as UTF-8 and is refused."""
+    assert ("invalid_characters",) == problems("Tortuga verde \ud800")
+
+
+def test_several_reasons_are_reported_together() -> None:
+    """A password that breaks several rules gets every reason, not just the first."""
+    expected = ("invalid_characters", "too_short", "same_as_current", "same_as_temporary")
+    assert expected == problems("ab\udc00", same_as_current=True, same_as_temporary=True)
+
+
+def test_short_login_as_password_reports_length_and_login() -> None:
+    """The login used as a short password is both too short and the login."""
+    assert {"too_short", "same_as_login"} <= set(problems("Juan", login="juan"))
+
+
+def test_a_composition_free_password_is_accepted() -> None:
+    """No composition rules: lower-case letters and spaces only are fine."""
+    assert () == problems("correct horse battery staple")
+
+
+@given(password=st.text(min_size=1, max_size=140))
+def test_any_nfkc_length_in_range_is_accepted(password: str) -> None:
+    """Any string of NFKC length 8..128, not common and not the login, is accepted."""
+    normalized = unicodedata.normalize("NFKC", password)
+    assume(8 <= len(normalized) <= 128)
+    assume(normalized.casefold() not in COMMON)
+    assume(normalized.casefold() != LOGIN.casefold())
+    assert () == problems(password)
+
+
+@given(password=st.text(max_size=200))
+def test_length_reasons_follow_the_nfkc_length(password: str) -> None:
+    """too_short exactly when NFKC length < 8; too_long exactly when > 128."""
+    length = len(unicodedata.normalize("NFKC", password))
+    reasons = problems(password)
+    assert (length < 8) == ("too_short" in reasons)
+    assert (length > 128) == ("too_long" in reasons)
+
+
+def test_confirmation_matches_identical_entries() -> None:
+    """The same password typed twice matches."""
+    assert confirmation_matches("Tortuga verde 2026", "Tortuga verde 2026") is True
+
+
+def test_confirmation_ignores_nfkc_differences() -> None:
+    """A ligature and its letters, or full-width and ASCII digits, match."""
+    assert confirmation_matches("ﬁesta 2026", "fiesta 2026") is True
+    assert confirmation_matches("clave１２３", "clave123") is True
+
+
+@pytest.mark.parametrize(
+    ("password", "confirmation"),
+    [
+        ("Tortuga verde 2026", "tortuga verde 2026"),
+        ("Tortuga verde 2026", "Tortuga verde 2026 "),
+        ("Tortuga verde 2026", " Tortuga verde 2026"),
+        ("Tortuga verde 2026", "Tortuga verde 2027"),
+    ],
+)
+def test_confirmation_is_otherwise_exact(password: str, confirmation: str) -> None:
+    """Case and spaces count: entries that differ after NFKC do not match."""
+    assert confirmation_matches(password, confirmation) is False
+
+
+@given(password=st.text(max_size=40), confirmation=st.text(max_size=40))
+def test_confirmation_matches_iff_nfkc_forms_are_equal(password: str, confirmation: str) -> None:
+    """For any two entries, they match exactly when their NFKC forms are equal."""
+    expected = unicodedata.normalize("NFKC", password) == unicodedata.normalize(
+        "NFKC", confirmation
+    )
+    assert expected == confirmation_matches(password, confirmation)
+
+
+@given(password=st.text(max_size=40))
+def test_confirmation_matches_itself(password: str) -> None:
+    """Any entry matches itself."""
+    assert confirmation_matches(password, password) is True

@@ -25,7 +25,7 @@ def text_of(message: EmailMessage) -> str:
     assert body is not None
     content = body.get_content()
     assert isinstance(content, str)
-    return content
+    return content.replace("\r\n", "\n")  # a mail that crossed SMTP has CRLF line ends
 
 
 def html_of(message: EmailMessage) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pwrecovery.adapters.argon2 import Argon2idHasher
 from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
+from pwrecovery.adapters.smtp import SmtpMailer
+from pwrecovery.adapters.sqlite import SqliteStore
 from pwrecovery.adapters.system import SystemClock
 from pwrecovery.domain.model import (
     AuditEvent,
@@ -45,6 +47,8 @@ from pwrecovery.errors import (
     SenderAuthenticationFailed,
     SenderCredentialsEmpty,
     SenderUnreachable,
+    StoreSchemaTooNew,
+    StoreUnavailable,
     TemporaryPasswordExpired,
     TooManyAttempts,
     UnknownSender,
@@ -94,7 +98,11 @@ __all__ = [
     "SenderRecord",
     "SenderSettings",
     "SenderUnreachable",
+    "SmtpMailer",
+    "SqliteStore",
     "Store",
+    "StoreSchemaTooNew",
+    "StoreUnavailable",
     "SystemClock",
     "TemporaryCredential",
     "TemporaryPasswordExpired",

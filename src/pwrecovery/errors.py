@@ -29,6 +29,8 @@ error message ever holds a secret.
     ├── SecretKeyInvalid             secret_key_invalid
     ├── SecretUndecryptable          secret_undecryptable     .sender_id
     ├── ConcurrentModification       concurrent_modification
+    ├── StoreUnavailable             store_unavailable
+    ├── StoreSchemaTooNew            store_schema_too_new     .found .supported
     └── InvalidConfiguration         invalid_configuration    .setting (also a ValueError)
 """
 
@@ -281,6 +283,26 @@ class ConcurrentModification(PwRecoveryError):
 
     def __init__(self) -> None:
         super().__init__()
+
+
+class StoreUnavailable(PwRecoveryError):
+    """The store could not be read or written (locked too long, disk error, not a database)."""
+
+    code = "store_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class StoreSchemaTooNew(PwRecoveryError):
+    """The store was written by a newer pwrecovery; this one refuses to touch it."""
+
+    code = "store_schema_too_new"
+
+    def __init__(self, found: int, supported: int) -> None:
+        super().__init__(found=found, supported=supported)
+        self.found = found
+        self.supported = supported
 
 
 class InvalidConfiguration(PwRecoveryError, ValueError):

@@ -83,6 +83,14 @@ ERRORS: Final[dict[str, dict[str, str]]] = {
             "Otro equipo modificó este usuario al mismo tiempo; inténtalo de nuevo."
         ),
         "invalid_configuration": "El valor de «{setting}» no es válido: {rule}.",
+        "store_unavailable": (
+            "No fue posible leer o escribir la base de datos de claves; "
+            "inténtalo de nuevo y, si persiste, avisa al SUPERVISOR."
+        ),
+        "store_schema_too_new": (
+            "La base de datos de claves es de una versión más reciente de pwrecovery "
+            "(esquema {found}; esta versión conoce hasta el {supported}); actualiza el programa."
+        ),
     },
     "en": {
         "error": "A password recovery error occurred.",
@@ -150,6 +158,14 @@ ERRORS: Final[dict[str, dict[str, str]]] = {
             "Another workstation changed this user at the same time; try again."
         ),
         "invalid_configuration": "The value of “{setting}” is not valid: {rule}.",
+        "store_unavailable": (
+            "The password database could not be read or written; try again and, "
+            "if it persists, tell the SUPERVISOR."
+        ),
+        "store_schema_too_new": (
+            "The password database was written by a newer pwrecovery (schema {found}; "
+            "this version knows up to {supported}); update the program."
+        ),
     },
 }
 

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 import attrs
 
 from pwrecovery.adapters.outgoing import check_plaintext_credentials, recipients_of
-from pwrecovery.domain.logins import login_key
+from pwrecovery.domain.logins import audit_key, login_key
 from pwrecovery.domain.model import AuditEvent, SenderRecord, SenderSettings, UserRecord
 from pwrecovery.errors import (
     DeliveryFailed,
@@ -24,15 +24,6 @@ from pwrecovery.errors import (
     SenderUnreachable,
     UserExists,
 )
-
-
-def _event_key(event: AuditEvent) -> str | None:
-    if event.login is None:
-        return None
-    try:
-        return login_key(event.login)
-    except ValueError:
-        return event.login.casefold()
 
 
 class InMemoryStore:
@@ -109,7 +100,7 @@ class InMemoryStore:
             events = list(self._audit)
         if key is None:
             return events
-        return [e for e in events if _event_key(e) == key]
+        return [e for e in events if audit_key(e.login) == key]
 
 
 class RecordingMailer:

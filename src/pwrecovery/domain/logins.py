@@ -29,6 +29,16 @@ def login_key(login: object) -> str:
     return normalize_login(login).casefold()
 
 
+def audit_key(login: str | None) -> str | None:
+    """The key an audit event is filed under: the login's key, or its casefold if malformed."""
+    if login is None:
+        return None
+    try:
+        return login_key(login)
+    except InvalidLogin:
+        return login.casefold()
+
+
 def normalize_display_name(name: object) -> str:
     if not isinstance(name, str):
         raise InvalidHeaderValue("display_name")

@@ -1,0 +1,92 @@
+"""The seed flow of DESIGN §1 over real components: SQLite file, SMTP on loopback, Argon2id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+
+import pwrecovery as pr
+from tests.helpers import CODE_PATTERN, NEW_PASSWORD, SMTP_PASSWORD, cheap_hasher, secret_in
+from tests.smtp_server import HOST, SmtpTestServer, free_port
+
+
+def confirm_by_mail(
+    service: pr.RecoveryService, server: SmtpTestServer, login: str, address: str
+) -> None:
+    service.set_recovery_email(login, address)
+    service.confirm_recovery_email(login, secret_in(server.outbox[-1].message, CODE_PATTERN))
+
+
+def test_seed_flow_end_to_end(
+    db_path: Path, starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer
+) -> None:
+    """Users, a sender checked on save, verified addresses, Recuperar clave, forced change."""
+    key = pr.generate_key()
+    service = pr.RecoveryService(
+        store=pr.SqliteStore(db_path), mailer=smtp_mailer, secret_key=key
+    )  # the default hasher: real Argon2id parameters
+    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
+    service.add_user("juan", "Caballo azul 77", display_name="Juan Pérez")
+    with pytest.raises(pr.SenderAuthenticationFailed):
+        service.configure_sender("SUPERVISOR", starttls_server.settings(), "wrong")
+    assert [] == service.senders()
+    service.configure_sender("SUPERVISOR", starttls_server.settings(), SMTP_PASSWORD)
+    confirm_by_mail(service, starttls_server, "SUPERVISOR", "supervisor@empresa.mx")
+    confirm_by_mail(service, starttls_server, "juan", "juan@empresa.mx")
+
+    # Another workstation opens the same file: the mail configuration comes with it.
+    workstation = pr.RecoveryService(
+        store=pr.SqliteStore(db_path), mailer=smtp_mailer, secret_key=key
+    )
+    sent = workstation.request_recovery("juan", origin="CAJA-02")
+    assert "j***@empresa.mx" == sent.masked_address
+    received = starttls_server.outbox[-1]
+    assert ["juan@empresa.mx"] == received.rcpt_tos
+    temporary = secret_in(received.message)
+
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == workstation.authenticate("juan", temporary).status
+    workstation.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    assert pr.LoginStatus.OK == service.authenticate("juan", NEW_PASSWORD).status
+    assert "password-changed" == starttls_server.outbox[-1].message["X-PwRecovery-Purpose"]
+    stored = pr.SqliteStore(db_path).get_user("juan")
+    assert stored is not None
+    assert stored.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    kinds = [e.kind for e in service.audit_trail("juan")]
+    assert kinds[-4:] == ["signed_in_with_temporary", "password_changed", "mail_sent", "signed_in"]
+
+
+def test_failover_from_dead_supervisor_sender(
+    db_path: Path,
+    starttls_server: SmtpTestServer,
+    ssl_server: SmtpTestServer,
+    smtp_mailer: pr.SmtpMailer,
+) -> None:
+    """§1.7: the supervisor's server is down, so the mail goes through the next sender."""
+    service = pr.RecoveryService(
+        store=pr.SqliteStore(db_path),
+        mailer=smtp_mailer,
+        secret_key=pr.generate_key(),
+        hasher=cheap_hasher(),
+    )
+    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
+    service.add_user("juan", "Caballo azul 77")
+    service.configure_sender("juan", ssl_server.settings("respaldo@empresa.mx"), "clave-respaldo-ñ")
+    service.configure_sender("SUPERVISOR", starttls_server.settings(), SMTP_PASSWORD)
+    confirm_by_mail(service, starttls_server, "SUPERVISOR", "supervisor@empresa.mx")
+    confirm_by_mail(service, starttls_server, "juan", "juan@empresa.mx")
+    assert 2 == len(starttls_server.outbox)  # the supervisor's sender went first
+
+    # The supervisor's server disappears: its saved settings now point at a closed port.
+    dead = pr.SenderSettings(
+        HOST, free_port(), pr.Security.STARTTLS, "envios@empresa.mx", "envios@empresa.mx"
+    )
+    store = pr.SqliteStore(db_path)
+    (record,) = [r for r in store.list_senders() if r.account.owner == "SUPERVISOR"]
+    store.put_sender(attrs.evolve(record, account=attrs.evolve(record.account, settings=dead)))
+    service.request_recovery("juan")
+    (received,) = ssl_server.outbox
+    assert "temporary-password" == received.message["X-PwRecovery-Purpose"]
+    failures = [e for e in service.audit_trail("juan") if e.kind == "delivery_attempt_failed"]
+    assert ["sender_unreachable"] == [e.detail["reason"] for e in failures]

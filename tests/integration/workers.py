@@ -1,0 +1,64 @@
+"""Work done in other processes ("workstations") on one SQLite file.
+
+Top-level functions so that the spawn start method can import them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import pwrecovery as pr
+from tests.helpers import USER_PASSWORD, cheap_hasher
+
+BUSY_POLICY = pr.Policy(
+    recovery_requests_per_window=100_000,
+    max_failed_sign_ins=100_000,
+    recovery_window=timedelta(hours=1),
+)
+
+
+def workstation(path: Path, key: str, policy: pr.Policy | None = None) -> pr.RecoveryService:
+    return pr.RecoveryService(
+        store=pr.SqliteStore(path),
+        mailer=pr.RecordingMailer(),
+        secret_key=key,
+        hasher=cheap_hasher(),
+        policy=policy,
+    )
+
+
+def race_to_change(
+    path: Path, key: str, temporary: str, number: int, barrier: Barrier, results: Queue[str]
+) -> None:
+    """Wait for the others, then try to change the password with the temporary one."""
+    service = workstation(path, key)
+    new = f"Nueva clave numero {number}"
+    barrier.wait()
+    try:
+        service.change_password("juan", temporary, new, new)
+    except pr.PwRecoveryError as error:
+        results.put(error.code)
+    else:
+        results.put("ok")
+
+
+def busy_workstation(
+    path: Path, key: str, rounds: int, barrier: Barrier, results: Queue[str]
+) -> None:
+    """Sign in, fail a sign-in and ask for a recovery, ``rounds`` times, as fast as it can."""
+    service = workstation(path, key, BUSY_POLICY)
+    barrier.wait()
+    try:
+        for _ in range(rounds):
+            service.authenticate("juan", USER_PASSWORD)
+            with contextlib.suppress(pr.InvalidCredentials):
+                service.authenticate("juan", "no es la clave")
+            service.request_recovery("juan")
+    except Exception as error:  # noqa: BLE001 (any failure is reported to the parent)
+        results.put(f"{type(error).__name__}: {error}")
+    else:
+        results.put("ok")

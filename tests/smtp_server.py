@@ -1,0 +1,260 @@
+"""A real SMTP server on loopback for the tests: aiosmtpd with STARTTLS or implicit TLS,
+AUTH, a certificate made at test time, an outbox, and switches to fail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import pwrecovery as pr
+
+HOST = "127.0.0.1"
+Mode = Literal["starttls", "ssl", "plain"]
+
+
+@attrs.frozen
+class Certificates:
+    ca_pem: bytes
+    cert_file: Path
+    key_file: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts only this test CA (hostnames still checked)."""
+        return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def make_certificates(
+    folder: Path, *, names: tuple[str, ...] = ("localhost", HOST)
+) -> Certificates:
+    """A private CA and a server certificate for ``names`` (DNS names or IPs), made now."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pwrecovery test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([_general_name(name) for name in names]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "server.pem", folder / "server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Certificates(ca.public_bytes(serialization.Encoding.PEM), cert_file, key_file)
+
+
+@attrs.define
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+@attrs.define(eq=False)
+class SmtpTestServer:
+    """State and switches of one running server; tests read ``outbox`` and flip switches."""
+
+    mode: Mode
+    port: int
+    accounts: dict[str, str]
+    outbox: list[Received] = attrs.Factory(list)
+    logins: list[str] = attrs.Factory(list)
+    reject_data: bool = False
+    drop_during_data: bool = False
+
+    def settings(
+        self, username: str = "envios@empresa.mx", *, security: pr.Security | None = None
+    ) -> pr.SenderSettings:
+        default = {
+            "starttls": pr.Security.STARTTLS,
+            "ssl": pr.Security.SSL,
+            "plain": pr.Security.NONE,
+        }
+        return pr.SenderSettings(
+            host=HOST,
+            port=self.port,
+            security=security or default[self.mode],
+            username=username,
+            from_address=username,
+            display_name="Contabilidad",
+        )
+
+    def reset(self) -> None:
+        self.outbox.clear()
+        self.logins.clear()
+        self.reject_data = False
+        self.drop_during_data = False
+
+    # aiosmtpd hooks ---------------------------------------------------------
+
+    def authenticate(  # aiosmtpd's signature: every argument is passed
+        self,
+        server: SMTP,  # noqa: ARG002
+        session: Session,  # noqa: ARG002
+        envelope: Envelope,  # noqa: ARG002
+        mechanism: str,  # noqa: ARG002
+        auth_data: Any,
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8")
+        self.logins.append(login)
+        if self.accounts.get(login) == auth_data.password.decode("utf-8"):
+            return AuthResult(success=True)
+        # handled=False makes aiosmtpd answer 535; handled=True would leave the client waiting.
+        return AuthResult(success=False, handled=False)
+
+    async def handle_DATA(  # noqa: N802 (aiosmtpd's name)
+        self,
+        server: SMTP,
+        session: Session,  # noqa: ARG002
+        envelope: Envelope,
+    ) -> str:
+        if self.drop_during_data:
+            assert server.transport is not None
+            server.transport.close()
+            return "421 closing"
+        if self.reject_data:
+            return "554 5.6.0 Message refused by policy"
+        content = envelope.original_content or b""
+        message = message_from_bytes(content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.outbox.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos), message))
+        return "250 2.0.0 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    mode: Mode, certificates: Certificates, accounts: dict[str, str]
+) -> Iterator[SmtpTestServer]:
+    """Start an aiosmtpd server on loopback in ``mode``; stop it afterwards."""
+    state = SmtpTestServer(mode=mode, port=free_port(), accounts=dict(accounts))
+    options: dict[str, Any] = {
+        "authenticator": state.authenticate,
+        "auth_require_tls": mode == "starttls",
+        "enable_SMTPUTF8": True,
+    }
+    if mode == "starttls":
+        options["tls_context"] = certificates.server_context()
+    elif mode == "ssl":
+        options["ssl_context"] = certificates.server_context()
+    controller = Controller(state, hostname=HOST, port=state.port, **options)
+    controller.start()
+    try:
+        yield state
+    finally:
+        controller.stop()
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word (for timeouts)."""
+    listener = socket.socket()
+    listener.bind((HOST, 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def hold() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted.append(connection)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()

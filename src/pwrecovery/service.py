@@ -108,6 +108,18 @@ class _Outcome(Generic[T]):
     error: PwRecoveryError | None = None
 
 
+@attrs.frozen
+class _Delivery:
+    """What delivery did: the sender that sent (None if all failed) and what to audit."""
+
+    account: SenderAccount | None
+    events: tuple[AuditEvent, ...]
+    attempts: int
+
+    def failure(self) -> DeliveryFailed:
+        return DeliveryFailed(attempts=self.attempts)
+
+
 def _key_or_none(login: object) -> str | None:
     try:
         return login_key(login)
@@ -233,8 +245,12 @@ class RecoveryService:
         now: datetime,
         origin: str | None,
         candidates: list[SenderRecord] | None = None,
-    ) -> SenderAccount:
-        """Send through each sender in selection order until one succeeds (§1.7)."""
+    ) -> _Delivery:
+        """Send through each sender in selection order until one succeeds (§1.7).
+
+        Writes nothing: the caller stores the returned audit events in the same
+        transaction as the change the mail belongs to.
+        """
         if candidates is None:
             candidates = order_senders(self._store.list_senders(), content.login)
         if not candidates:
@@ -267,8 +283,7 @@ class RecoveryService:
                     "mail_sent", content.login, now, origin, purpose=purpose, sender=account.id
                 )
             )
-            self._store.append_audit(events)
-            return account
+            return _Delivery(account, tuple(events), len(candidates))
         events.append(
             self._event(
                 "delivery_failed",
@@ -279,8 +294,7 @@ class RecoveryService:
                 attempts=str(len(candidates)),
             )
         )
-        self._store.append_audit(events)
-        raise DeliveryFailed(attempts=len(candidates))
+        return _Delivery(None, tuple(events), len(candidates))
 
     def _content(
         self,
@@ -353,15 +367,20 @@ class RecoveryService:
         content = self._content(
             Purpose.EMAIL_VERIFICATION, record, normalized, code, pending.expires_at
         )
-        self._deliver(content, now, origin)
+        delivery = self._deliver(content, now, origin)
+        if delivery.account is None:
+            self._store.append_audit(delivery.events)
+            raise delivery.failure()
 
         def decide(current: UserRecord | None) -> _Outcome[None]:
             if current is None:
-                return _Outcome(None, error=UnknownUser(record.login))
+                return _Outcome(None, delivery.events, error=UnknownUser(record.login))
             event = self._event(
                 "recovery_email_set", current.login, now, origin, address=mask_address(normalized)
             )
-            return _Outcome(accounts.address_pending(current, normalized, pending), (event,))
+            return _Outcome(
+                accounts.address_pending(current, normalized, pending), (*delivery.events, event)
+            )
 
         self._transact(record.key, decide)
         return normalized
@@ -510,10 +529,17 @@ class RecoveryService:
             return
         content = self._content(Purpose.PASSWORD_CHANGED, record, record.recovery_email)
         try:
-            self._deliver(content, now, origin)
-        except (NoSenderConfigured, DeliveryFailed) as error:
-            event = self._event("notice_failed", record.login, now, origin, reason=error.code)
-            self._store.append_audit((event,))
+            delivery = self._deliver(content, now, origin)
+        except NoSenderConfigured:
+            delivery = _Delivery(None, (), 0)
+        events = delivery.events
+        if delivery.account is None:
+            reason = DeliveryFailed.code if delivery.attempts else NoSenderConfigured.code
+            events = (
+                *events,
+                self._event("notice_failed", record.login, now, origin, reason=reason),
+            )
+        self._store.append_audit(events)
 
     # -- mail configuration ------------------------------------------------
 
@@ -651,24 +677,29 @@ class RecoveryService:
         content = self._content(
             Purpose.TEMPORARY_PASSWORD, record, address, password, credential.expires_at
         )
-        try:
-            self._deliver(content, now, origin, candidates)
-        except DeliveryFailed:
-            self._transact(record.key, self._recovery_outcome(None, now, origin))
+        delivery = self._deliver(content, now, origin, candidates)
+        if delivery.account is None:
+            self._transact(record.key, self._recovery_outcome(None, delivery.events, now, origin))
             if uniform:
                 return generic
-            raise
-        self._transact(record.key, self._recovery_outcome(credential, now, origin))
+            raise delivery.failure()
+        self._transact(record.key, self._recovery_outcome(credential, delivery.events, now, origin))
         if uniform:
             return generic
         return RecoverySent(masked_address=mask_address(address), expires_at=credential.expires_at)
 
     def _recovery_outcome(
-        self, credential: TemporaryCredential | None, now: datetime, origin: str | None
+        self,
+        credential: TemporaryCredential | None,
+        delivered: tuple[AuditEvent, ...],
+        now: datetime,
+        origin: str | None,
     ) -> Callable[[UserRecord | None], _Outcome[None]]:
+        """The request's effect on the user, stored with the delivery's audit events."""
+
         def decide(current: UserRecord | None) -> _Outcome[None]:
             if current is None:
-                return _Outcome(None)
+                return _Outcome(None, delivered)
             if credential is None:
                 event = self._event(
                     "temporary_password_withdrawn",
@@ -677,7 +708,9 @@ class RecoveryService:
                     origin,
                     reason="delivery_failed",
                 )
-                return _Outcome(accounts.recovery_undelivered(current, now, self._policy), (event,))
+                return _Outcome(
+                    accounts.recovery_undelivered(current, now, self._policy), (*delivered, event)
+                )
             event = self._event(
                 "temporary_password_issued",
                 current.login,
@@ -687,7 +720,8 @@ class RecoveryService:
                 expires_at=credential.expires_at.isoformat(),
             )
             return _Outcome(
-                accounts.temporary_issued(current, credential, now, self._policy), (event,)
+                accounts.temporary_issued(current, credential, now, self._policy),
+                (*delivered, event),
             )
 
         return decide

@@ -38,7 +38,7 @@ def _decode_key(key: object) -> bytes:
     if not isinstance(key, str):
         raise SecretKeyInvalid
     try:
-        raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
+        raw = base64.b64decode(key.strip().encode("ascii"), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError, UnicodeError) as exc:
         raise SecretKeyInvalid from exc
     if len(raw) != KEY_BYTES:

@@ -39,9 +39,13 @@ def recipients_of(message: EmailMessage) -> list[str]:
     A message with a header value that could inject a header, or with more or
     fewer than one recipient, is refused before it reaches a server.
     """
+    # Check each header as it will be written, not its parsed form: str() of an
+    # address header drops a trailing newline that the serialised message keeps.
+    unfolded = message.policy.clone(max_line_length=None, linesep="\n")
     for name, value in message.items():
         check_header_value(name, "header")
-        check_header_value(str(value), name.lower())
+        written = unfolded.fold(name, value).removeprefix(f"{name}:").strip(" ")
+        check_header_value(written.removesuffix("\n"), name.lower())
     addresses = [
         addr
         for _, addr in getaddresses(

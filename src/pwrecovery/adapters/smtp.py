@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from typing import Final, TypeVar
 
 from pwrecovery.adapters.outgoing import check_plaintext_credentials, recipients_of
+from pwrecovery.domain.addresses import ascii_domain_address
 from pwrecovery.domain.model import Security, SenderSettings
 from pwrecovery.errors import (
     DeliveryFailed,
@@ -98,7 +99,9 @@ class SmtpMailer:
             self._translated(
                 settings,
                 lambda: smtp.send_message(
-                    message, from_addr=settings.from_address, to_addrs=recipients
+                    message,
+                    from_addr=ascii_domain_address(settings.from_address),
+                    to_addrs=recipients,
                 ),
                 sending=True,
             )

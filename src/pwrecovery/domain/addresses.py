@@ -37,6 +37,23 @@ def normalize_address(address: object) -> str:
     return normalized
 
 
+def ascii_domain_address(address: str) -> str:
+    """The address with its domain in IDNA (``xn--``) form, as headers and SMTP need it.
+
+    A non-ASCII local part stays as it is (it needs SMTPUTF8 either way).
+    """
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        result = email_validator.validate_email(
+            address, check_deliverability=False, allow_smtputf8=True
+        )
+    except (email_validator.EmailNotValidError, UnicodeError, ValueError) as exc:
+        raise InvalidEmailAddress from exc
+    return f"{local}@{result.ascii_domain}"
+
+
 def mask_address(address: str) -> str:
     """Show enough of an address for its owner to recognise it: ``j***@empresa.mx``."""
     local, _, domain = address.rpartition("@")

@@ -12,11 +12,11 @@ from typing import Final
 import attrs
 
 from pwrecovery import messages
+from pwrecovery.domain.addresses import ascii_domain_address
 from pwrecovery.domain.headers import check_header_value
 from pwrecovery.domain.model import Purpose, SenderSettings
 
 PURPOSE_HEADER: Final = "X-PwRecovery-Purpose"
-_FALLBACK_MSGID_DOMAIN: Final = "pwrecovery.invalid"
 
 
 @attrs.frozen
@@ -35,15 +35,12 @@ class MailContent:
 def _address(display_name: str, addr_spec: str, field: str) -> Address:
     check_header_value(display_name, field)
     check_header_value(addr_spec, field)
-    local, _, domain = addr_spec.rpartition("@")
+    local, _, domain = ascii_domain_address(addr_spec).rpartition("@")
     return Address(display_name=display_name, username=local, domain=domain)
 
 
 def _message_id(token: str, from_address: str) -> str:
-    domain = from_address.rpartition("@")[2]
-    if not domain.isascii():
-        domain = _FALLBACK_MSGID_DOMAIN
-    return f"<{token}@{domain}>"
+    return f"<{token}@{ascii_domain_address(from_address).rpartition('@')[2]}>"
 
 
 def _paragraphs(content: MailContent, now: datetime) -> list[str]:

@@ -1,0 +1,332 @@
+"""The error tree (DESIGN §2): stable codes, complete sentences in every locale, no leaks."""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import re
+import string
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pwrecovery as pr
+from pwrecovery import errors, messages
+
+# DESIGN §2, copied by hand: a rename there or here must be deliberate.
+DESIGN_TABLE = {
+    "UnknownUser": "unknown_user",
+    "UserExists": "user_exists",
+    "RecoveryEmailMissing": "recovery_email_missing",
+    "NoSenderConfigured": "no_sender_configured",
+    "SenderCredentialsEmpty": "sender_credentials_empty",
+    "SenderAuthenticationFailed": "sender_auth_failed",
+    "SenderUnreachable": "sender_unreachable",
+    "DeliveryFailed": "delivery_failed",
+    "RateLimited": "rate_limited",
+    "InvalidEmailAddress": "invalid_email",
+    "InvalidCredentials": "invalid_credentials",
+    "TemporaryPasswordExpired": "temporary_password_expired",
+    "TooManyAttempts": "too_many_attempts",
+    "PasswordConfirmationMismatch": "password_mismatch",
+    "PasswordPolicyViolation": "password_policy",
+    "VerificationFailed": "verification_failed",
+}
+
+ALL_REASONS = tuple(messages.PASSWORD_REASONS["en"])
+
+# One representative instance of every error class, and the attributes it must keep.
+SAMPLES: dict[type[pr.PwRecoveryError], tuple[dict[str, object], dict[str, object]]] = {
+    pr.UnknownUser: ({"login": "juan"}, {"login": "juan"}),
+    pr.UserExists: ({"login": "juan"}, {"login": "juan"}),
+    pr.InvalidLogin: ({"max_length": 64}, {}),
+    pr.RecoveryEmailMissing: (
+        {"login": "juan", "missing": frozenset({"user", "supervisor"})},
+        {"login": "juan", "missing": frozenset({"user", "supervisor"})},
+    ),
+    pr.NoSenderConfigured: ({}, {}),
+    pr.SenderCredentialsEmpty: ({}, {}),
+    pr.SenderAuthenticationFailed: ({"host": "smtp.empresa.mx"}, {"host": "smtp.empresa.mx"}),
+    pr.SenderUnreachable: (
+        {"host": "smtp.empresa.mx", "port": 587, "reason": "certificate"},
+        {"host": "smtp.empresa.mx", "port": 587, "reason": "certificate"},
+    ),
+    pr.UnknownSender: ({"sender_id": "s-1"}, {"sender_id": "s-1"}),
+    pr.DeliveryFailed: ({"attempts": 2}, {"attempts": 2}),
+    pr.RateLimited: (
+        {"retry_after": timedelta(minutes=20)},
+        {"retry_after": timedelta(minutes=20)},
+    ),
+    pr.InvalidEmailAddress: ({}, {}),
+    pr.InvalidHeaderValue: ({"field": "display_name"}, {"field": "display_name"}),
+    pr.InvalidCredentials: ({}, {}),
+    pr.TemporaryPasswordExpired: ({}, {}),
+    pr.TooManyAttempts: (
+        {"retry_after": timedelta(minutes=2)},
+        {"retry_after": timedelta(minutes=2)},
+    ),
+    pr.PasswordConfirmationMismatch: ({}, {}),
+    pr.PasswordPolicyViolation: (
+        {"reasons": ("too_short", "common"), "min_length": 8, "max_length": 128},
+        {"reasons": ("too_short", "common")},
+    ),
+    pr.VerificationFailed: ({}, {}),
+    pr.SecretKeyInvalid: ({}, {}),
+    pr.SecretUndecryptable: ({"sender_id": "s-1"}, {"sender_id": "s-1"}),
+    pr.ConcurrentModification: ({}, {}),
+    pr.StoreUnavailable: ({}, {}),
+    pr.StoreSchemaTooNew: ({"found": 9, "supported": 3}, {"found": 9, "supported": 3}),
+    pr.InvalidConfiguration: (
+        {"setting": "memory_cost", "rule": "it must be a positive whole number"},
+        {"setting": "memory_cost"},
+    ),
+}
+
+
+def _error_classes() -> list[type[pr.PwRecoveryError]]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, pr.PwRecoveryError) and cls is not pr.PwRecoveryError
+    ]
+
+
+def _sample(cls: type[pr.PwRecoveryError], locale: str = "es_MX") -> pr.PwRecoveryError:
+    error = cls(**SAMPLES[cls][0])
+    error.locale = locale
+    return error
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def _assert_sentence(text: str) -> None:
+    assert text[:1].isupper(), text
+    assert text.endswith("."), text
+    assert "{" not in text, text
+    assert "}" not in text, text
+
+
+samples = pytest.mark.parametrize("cls", list(SAMPLES), ids=lambda cls: cls.__name__)
+locales = pytest.mark.parametrize("locale", list(messages.LOCALES))
+
+
+def test_design_table_matches_the_codes() -> None:
+    """Each exception of DESIGN §2 exists under its name with exactly the documented code."""
+    assert DESIGN_TABLE == {name: getattr(pr, name).code for name in DESIGN_TABLE}
+
+
+@pytest.mark.parametrize("name", list(DESIGN_TABLE))
+def test_every_documented_error_subclasses_the_base(name: str) -> None:
+    """Every documented exception is a PwRecoveryError (and so an Exception)."""
+    assert issubclass(getattr(pr, name), pr.PwRecoveryError)
+
+
+def test_every_error_class_has_a_sample() -> None:
+    """This module checks every error the library defines; a new one must be added here."""
+    assert set(_error_classes()) == set(SAMPLES)
+
+
+def test_codes_are_unique() -> None:
+    """No two error classes share a code, and none reuses the base's."""
+    codes = [cls.code for cls in _error_classes()] + [pr.PwRecoveryError.code]
+    assert len(codes) == len(set(codes))
+
+
+def test_invalid_configuration_is_also_a_value_error() -> None:
+    """A bad setting can be caught as the ValueError Python programmers expect."""
+    assert issubclass(pr.InvalidConfiguration, ValueError)
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    [messages.ERRORS, messages.PASSWORD_REASONS, messages.UNREACHABLE_REASONS],
+    ids=["errors", "password-reasons", "unreachable-reasons"],
+)
+def test_catalog_has_every_key_in_every_locale_with_the_same_placeholders(
+    catalog: dict[str, dict[str, str]],
+) -> None:
+    """Each message exists in es_MX and en, and both take the same placeholders."""
+    reference = catalog[messages.DEFAULT_LOCALE]
+    assert set(messages.LOCALES) == set(catalog)
+    for locale in messages.LOCALES:
+        assert set(reference) == set(catalog[locale])
+        assert {k: _fields(v) for k, v in reference.items()} == {
+            k: _fields(v) for k, v in catalog[locale].items()
+        }
+
+
+def test_mail_catalog_has_every_mail_in_every_locale_with_the_same_placeholders() -> None:
+    """Each mail has a subject and paragraphs in both locales, with the same placeholders."""
+    reference = messages.MAILS[messages.DEFAULT_LOCALE]
+    assert set(messages.LOCALES) == set(messages.MAILS)
+    assert {p.value for p in pr.Purpose} == set(reference)
+    for locale in messages.LOCALES:
+        mails = messages.MAILS[locale]
+        assert set(reference) == set(mails)
+        for purpose, texts in reference.items():
+            assert set(texts) == set(mails[purpose])
+            assert _fields(str(texts["subject"])) == _fields(str(mails[purpose]["subject"]))
+            assert {f for p in texts["paragraphs"] for f in _fields(p)} == {
+                f for p in mails[purpose]["paragraphs"] for f in _fields(p)
+            }
+
+
+def test_every_code_has_a_message() -> None:
+    """Each error's code (or its variants) has an entry in the catalog."""
+    keys = set(messages.ERRORS[messages.DEFAULT_LOCALE])
+    missing = [
+        cls.code
+        for cls in _error_classes()
+        if cls.code not in keys and not any(k.startswith(f"{cls.code}.") for k in keys)
+    ]
+    assert [] == missing
+
+
+@samples
+@locales
+def test_message_is_a_complete_sentence(cls: type[pr.PwRecoveryError], locale: str) -> None:
+    """str(error) starts with a capital, ends with a period, and has no unfilled placeholder."""
+    _assert_sentence(str(_sample(cls, locale)))
+
+
+@samples
+def test_message_follows_the_locale(cls: type[pr.PwRecoveryError]) -> None:
+    """Setting .locale changes the language of str(error)."""
+    assert str(_sample(cls, "es_MX")) != str(_sample(cls, "en"))
+
+
+def test_unknown_locale_falls_back_to_the_default() -> None:
+    """An unsupported locale gives the message of the default locale, not an exception."""
+    assert str(_sample(pr.UnknownUser, messages.DEFAULT_LOCALE)) == str(
+        _sample(pr.UnknownUser, "fr_FR")
+    )
+
+
+@pytest.mark.parametrize("reason", list(messages.UNREACHABLE_REASONS["en"]))
+@locales
+def test_every_unreachable_reason_makes_a_sentence(reason: str, locale: str) -> None:
+    """SenderUnreachable names the host, the port and the reason in its locale."""
+    error = pr.SenderUnreachable("smtp.empresa.mx", 465, reason)
+    error.locale = locale
+    text = str(error)
+    _assert_sentence(text)
+    assert "smtp.empresa.mx:465" in text
+    assert messages.UNREACHABLE_REASONS[locale][reason] in text
+
+
+@locales
+def test_recovery_email_missing_says_which_address_is_missing(locale: str) -> None:
+    """The user's, the supervisor's and both missing give three different messages."""
+    texts = set()
+    for missing in ({"user"}, {"supervisor"}, {"user", "supervisor"}):
+        error = pr.RecoveryEmailMissing("juan", missing)  # type: ignore[arg-type]
+        error.locale = locale
+        assert frozenset(missing) == error.missing
+        assert isinstance(error.missing, frozenset)
+        texts.add(str(error))
+    assert 3 == len(texts)
+
+
+@pytest.mark.parametrize("cls", [pr.RateLimited, pr.TooManyAttempts], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("retry_after", "es_mx", "en"),
+    [
+        (timedelta(minutes=2), "2 minutos", "2 minutes"),
+        (timedelta(minutes=1), "1 minuto", "1 minute"),
+        (timedelta(hours=1), "1 hora", "1 hour"),
+        (timedelta(hours=2), "2 horas", "2 hours"),
+        (timedelta(seconds=30), "30 segundos", "30 seconds"),
+        (timedelta(hours=1, minutes=1), "1 hora y 1 minuto", "1 hour and 1 minute"),
+    ],
+)
+def test_retry_after_is_written_in_words(
+    cls: type[pr.RateLimited | pr.TooManyAttempts], retry_after: timedelta, es_mx: str, en: str
+) -> None:
+    """The wait appears as words in each locale, and retry_after keeps the timedelta."""
+    error = cls(retry_after)
+    spanish = str(error)
+    error.locale = "en"
+    assert (retry_after, True, True) == (error.retry_after, es_mx in spanish, en in str(error))
+
+
+@locales
+def test_password_policy_violation_lists_every_reason(locale: str) -> None:
+    """Each broken rule's text appears in the message, with its limits filled in."""
+    error = pr.PasswordPolicyViolation(ALL_REASONS, min_length=8, max_length=128)
+    error.locale = locale
+    text = str(error)
+    expected = [
+        messages.PASSWORD_REASONS[locale][r].format(min_length=8, max_length=128)
+        for r in ALL_REASONS
+    ]
+    assert [] == [reason for reason in expected if reason not in text]
+    assert ALL_REASONS == error.reasons
+    _assert_sentence(text)
+
+
+@samples
+@locales
+def test_errors_survive_pickling(cls: type[pr.PwRecoveryError], locale: str) -> None:
+    """An error sent across processes keeps its class, code, attributes, locale and message."""
+    error = _sample(cls, locale)
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own object, just made)
+    attributes = SAMPLES[cls][1]
+    assert (cls, error.code, locale, str(error)) == (type(copy), copy.code, copy.locale, str(copy))
+    assert attributes == {name: getattr(copy, name) for name in attributes}
+
+
+@samples
+def test_repr_shows_only_class_and_code(cls: type[pr.PwRecoveryError]) -> None:
+    """repr(error) is Class(code='…'), with none of its parameters."""
+    assert f"{cls.__name__}(code={cls.code!r})" == repr(_sample(cls))
+
+
+def _printed_seconds(text: str) -> int:
+    units = {"second": 1, "minute": 60, "hour": 3600}
+    return sum(
+        int(count) * units[unit]
+        for count, unit in re.findall(r"(\d+) (second|minute|hour)s?", text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (0, "1 second"),
+        (0.2, "1 second"),
+        (1, "1 second"),
+        (59, "59 seconds"),
+        (59.1, "1 minute"),
+        (60, "1 minute"),
+        (61, "2 minutes"),
+        (3599, "1 hour"),
+        (3600, "1 hour"),
+        (3601, "1 hour and 1 minute"),
+        (7200, "2 hours"),
+        (5400, "1 hour and 30 minutes"),
+    ],
+)
+def test_format_duration_rounds_up(seconds: float, expected: str) -> None:
+    """The printed wait is rounded up: 59.1 s is '1 minute', 61 s is '2 minutes'."""
+    assert expected == messages.format_duration(timedelta(seconds=seconds), "en")
+
+
+@given(seconds=st.floats(min_value=0, max_value=3 * 86400, allow_nan=False))
+def test_waiting_the_printed_time_is_always_enough(seconds: float) -> None:
+    """The printed wait is never shorter than the real one, and at most a minute longer."""
+    printed = _printed_seconds(messages.format_duration(timedelta(seconds=seconds), "en"))
+    actual = timedelta(seconds=seconds).total_seconds()
+    assert printed >= actual
+    assert printed - max(actual, 1) < 60
+
+
+@given(seconds=st.integers(min_value=0, max_value=3 * 86400))
+def test_spanish_and_english_durations_agree(seconds: int) -> None:
+    """Both locales print the same amounts, only the words differ."""
+    en = messages.format_duration(timedelta(seconds=seconds), "en")
+    es = messages.format_duration(timedelta(seconds=seconds), "es_MX")
+    assert re.findall(r"\d+", en) == re.findall(r"\d+", es)

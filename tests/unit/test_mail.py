@@ -1,0 +1,265 @@
+"""The three mails (DESIGN §4): structure, headers, the secret on its own line, escaping."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pwrecovery as pr
+from pwrecovery import messages
+from pwrecovery.domain.headers import is_header_safe
+from pwrecovery.domain.mail import MailContent, compose
+from tests.helpers import html_of, sender_settings, text_of
+
+NOW = datetime(2026, 3, 14, 10, 30, 15, tzinfo=UTC)
+EXPIRES = NOW + timedelta(days=7)
+EXPIRES_TEXT = "2026-03-21 10:30 UTC"
+NOW_TEXT = "2026-03-14 10:30 UTC"
+TOKEN = "k3Jd9sQ2xPz"
+SECRETS = {
+    pr.Purpose.TEMPORARY_PASSWORD: "Abc234defGHJ",
+    pr.Purpose.EMAIL_VERIFICATION: "48215937",
+    pr.Purpose.PASSWORD_CHANGED: None,
+}
+LOCALES = list(messages.LOCALES)
+RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
+
+
+def _content(purpose: pr.Purpose, locale: str = "es_MX", **changes: object) -> MailContent:
+    values: dict[str, object] = {
+        "purpose": purpose,
+        "to_address": "juan@empresa.mx",
+        "to_name": "Juan Pérez",
+        "login": "juan",
+        "secret": SECRETS[purpose],
+        "expires_at": EXPIRES if SECRETS[purpose] is not None else None,
+        "locale": locale,
+    }
+    values.update(changes)
+    return MailContent(**values)  # type: ignore[arg-type]
+
+
+def _compose(content: MailContent, sender: pr.SenderSettings | None = None) -> EmailMessage:
+    return compose(content, sender or sender_settings(), now=NOW, message_token=TOKEN)
+
+
+def _recipients(message: EmailMessage) -> list[str]:
+    values = [str(v) for field in RECIPIENT_FIELDS for v in message.get_all(field, [])]
+    return [address for _, address in getaddresses(values)]
+
+
+purposes = pytest.mark.parametrize("purpose", list(pr.Purpose), ids=str)
+locales = pytest.mark.parametrize("locale", LOCALES)
+with_secret = pytest.mark.parametrize(
+    "purpose", [p for p in pr.Purpose if SECRETS[p] is not None], ids=str
+)
+
+
+@purposes
+@locales
+def test_mail_is_multipart_alternative_with_text_then_html(
+    purpose: pr.Purpose, locale: str
+) -> None:
+    """Every mail is multipart/alternative holding a text/plain and a text/html part."""
+    message = _compose(_content(purpose, locale))
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert ("multipart/alternative", ["text/plain", "text/html"]) == (
+        message.get_content_type(),
+        parts,
+    )
+
+
+@purposes
+@locales
+def test_headers_of_every_mail(purpose: pr.Purpose, locale: str) -> None:
+    """Subject, From, To, Date, Message-ID, Auto-Submitted and the purpose header are set."""
+    message = _compose(_content(purpose, locale))
+    sender = message["From"].addresses
+    recipient = message["To"].addresses
+    assert messages.MAILS[locale][purpose.value]["subject"] == message["Subject"]
+    assert [("Contabilidad", "envios@empresa.mx")] == [
+        (a.display_name, a.addr_spec) for a in sender
+    ]
+    assert [("Juan Pérez", "juan@empresa.mx")] == [(a.display_name, a.addr_spec) for a in recipient]
+    assert NOW == parsedate_to_datetime(message["Date"])
+    assert f"<{TOKEN}@empresa.mx>" == message["Message-ID"]
+    assert "auto-generated" == message["Auto-Submitted"]
+    assert purpose.value == message["X-PwRecovery-Purpose"]
+
+
+@purposes
+def test_subject_is_localised(purpose: pr.Purpose) -> None:
+    """The subject of each mail differs between es_MX and en."""
+    subjects = {locale: _compose(_content(purpose, locale))["Subject"] for locale in LOCALES}
+    assert len(LOCALES) == len(set(subjects.values()))
+
+
+@purposes
+def test_body_is_localised(purpose: pr.Purpose) -> None:
+    """The text part of each mail differs between es_MX and en."""
+    bodies = {text_of(_compose(_content(purpose, locale))) for locale in LOCALES}
+    assert len(LOCALES) == len(bodies)
+
+
+@with_secret
+@locales
+def test_secret_stands_alone_once_in_the_text_part(purpose: pr.Purpose, locale: str) -> None:
+    """The secret appears exactly once in the text part, on a line of its own."""
+    secret = SECRETS[purpose]
+    assert secret is not None
+    text = text_of(_compose(_content(purpose, locale)))
+    assert (1, [secret]) == (text.count(secret), [ln for ln in text.splitlines() if secret in ln])
+
+
+@with_secret
+@locales
+def test_secret_is_in_the_html_part(purpose: pr.Purpose, locale: str) -> None:
+    """The secret appears in the html part too."""
+    secret = SECRETS[purpose]
+    assert secret is not None
+    assert 1 == html_of(_compose(_content(purpose, locale))).count(html.escape(secret))
+
+
+@with_secret
+def test_secret_is_html_escaped(purpose: pr.Purpose) -> None:
+    """A secret with markup characters is escaped in the html part and raw in the text part."""
+    secret = "a<b>&c\"d'e"
+    message = _compose(_content(purpose, secret=secret))
+    assert (True, True, False) == (
+        secret in text_of(message).splitlines(),
+        html.escape(secret) in html_of(message),
+        secret in html_of(message),
+    )
+
+
+@with_secret
+@locales
+def test_body_says_until_when_the_secret_is_valid(purpose: pr.Purpose, locale: str) -> None:
+    """The expiry appears as YYYY-MM-DD HH:MM UTC in both parts."""
+    message = _compose(_content(purpose, locale))
+    assert (True, True) == (EXPIRES_TEXT in text_of(message), EXPIRES_TEXT in html_of(message))
+
+
+@with_secret
+def test_expiry_is_written_zero_padded(purpose: pr.Purpose) -> None:
+    """The expiry is written YYYY-MM-DD HH:MM UTC with every field zero-padded."""
+    message = _compose(_content(purpose, expires_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC)))
+    assert "2026-01-02 03:04 UTC" in text_of(message)
+
+
+@locales
+def test_password_changed_notice_carries_no_secret_and_says_when(locale: str) -> None:
+    """The password-changed notice names the moment of the change and holds no secret line."""
+    text = text_of(_compose(_content(pr.Purpose.PASSWORD_CHANGED, locale)))
+    assert NOW_TEXT in text
+    for secret in SECRETS.values():
+        if secret is not None:
+            assert secret not in text
+
+
+def test_password_changed_notice_refuses_a_secret() -> None:
+    """compose refuses to put a secret into the password-changed notice."""
+    with pytest.raises(ValueError, match="no secret"):
+        _compose(_content(pr.Purpose.PASSWORD_CHANGED, secret="Abc234defGHJ"))
+
+
+@purposes
+@pytest.mark.parametrize("field", ["to_name", "login"])
+def test_user_controlled_values_are_escaped_in_html(purpose: pr.Purpose, field: str) -> None:
+    """A display name or login holding markup appears escaped, never as markup."""
+    hostile = '<script>alert("x")</script>'
+    body = html_of(_compose(_content(purpose, **{field: hostile})))
+    assert (False, True) == ("<script>" in body, html.escape(hostile) in body)
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\r\n", "\x00", "\u2028", "\u2029"])
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_to_name_with_a_line_break_is_refused(bad: str, where: str) -> None:
+    """A recipient name holding CR, LF, NUL or a line separator never reaches a header."""
+    name = {"start": bad + "Juan", "middle": "Juan" + bad + "Bcc: x@y.mx", "end": "Juan" + bad}
+    with pytest.raises(pr.InvalidHeaderValue) as caught:
+        _compose(_content(pr.Purpose.TEMPORARY_PASSWORD, to_name=name[where]))
+    assert "to" == caught.value.field
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\r\n", "\x00", "\u2028"])
+def test_to_address_with_a_line_break_is_refused(bad: str) -> None:
+    """A recipient address holding a line break never reaches a header."""
+    with pytest.raises(pr.InvalidHeaderValue):
+        _compose(_content(pr.Purpose.EMAIL_VERIFICATION, to_address=f"juan@empresa.mx{bad}"))
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\r\nBcc: x@y.mx", "\x00", "\u2028"])
+def test_sender_display_name_with_a_line_break_is_refused(bad: str) -> None:
+    """A sender display name holding a line break is refused before any mail is composed."""
+    with pytest.raises(pr.InvalidHeaderValue) as caught:
+        sender_settings(display_name=f"Contabilidad{bad}")
+    assert "display_name" == caught.value.field
+
+
+def test_non_ascii_sender_domain_is_written_in_idna_form() -> None:
+    """An internationalised domain is written in xn-- form in From and Message-ID."""
+    sender = sender_settings(from_address="envios@contabilidad-ñandú.mx")
+    message = _compose(_content(pr.Purpose.TEMPORARY_PASSWORD), sender)
+    assert f"<{TOKEN}@xn--contabilidad-and-jub9n.mx>" == message["Message-ID"]
+    assert "<envios@xn--contabilidad-and-jub9n.mx>" in message["From"]
+    from_line = next(line for line in message.as_string().splitlines() if line.startswith("From:"))
+    assert "<envios@xn--contabilidad-and-jub9n.mx>" == from_line[from_line.index("<") :]
+
+
+@purposes
+@locales
+def test_serialised_mail_has_exactly_one_recipient(purpose: pr.Purpose, locale: str) -> None:
+    """Once written out and parsed back, the mail is addressed to the user alone."""
+    raw = _compose(_content(purpose, locale)).as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert ["juan@empresa.mx"] == _recipients(parsed)
+    assert purpose.value == parsed["X-PwRecovery-Purpose"]
+
+
+NAMES = st.text(
+    alphabet=st.characters(categories=["L", "M", "N", "P", "S", "Zs"]), max_size=60
+).filter(is_header_safe)
+
+
+@given(to_name=NAMES, display_name=NAMES)
+def test_any_safe_names_leave_exactly_one_recipient(to_name: str, display_name: str) -> None:
+    """Whatever quotes, commas or brackets the names hold, the parsed mail has one recipient."""
+    sender = sender_settings(display_name=display_name)
+    raw = _compose(_content(pr.Purpose.TEMPORARY_PASSWORD, to_name=to_name), sender).as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert ["juan@empresa.mx"] == _recipients(parsed)
+
+
+@pytest.mark.parametrize(
+    "to_name",
+    [
+        "Pérez, Juan",
+        "Juan <otro@intruso.mx>",
+        '"Juan" otro@intruso.mx, x@y.mx',
+        "a@b.mx; c@d.mx",
+        "Juan (comentario) <x@y.mx>",
+    ],
+)
+def test_tricky_names_do_not_add_recipients(to_name: str) -> None:
+    """A display name that looks like addresses stays a display name."""
+    raw = _compose(_content(pr.Purpose.TEMPORARY_PASSWORD, to_name=to_name)).as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert ["juan@empresa.mx"] == _recipients(parsed)
+
+
+def test_name_falls_back_to_login_in_the_greeting() -> None:
+    """Without a display name, the greeting uses the login."""
+    text = text_of(_compose(_content(pr.Purpose.TEMPORARY_PASSWORD, "en", to_name="")))
+    assert "Hello juan," == text.splitlines()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import attrs
@@ -9,7 +10,7 @@ import pytest
 
 import pwrecovery as pr
 from tests.helpers import CODE_PATTERN, NEW_PASSWORD, SMTP_PASSWORD, cheap_hasher, secret_in
-from tests.smtp_server import HOST, SmtpTestServer, free_port
+from tests.smtp_server import HOST, SmtpTestServer, free_port, silent_server
 
 
 def confirm_by_mail(
@@ -90,3 +91,72 @@ def test_failover_from_dead_supervisor_sender(
     assert "temporary-password" == received.message["X-PwRecovery-Purpose"]
     failures = [e for e in service.audit_trail("juan") if e.kind == "delivery_attempt_failed"]
     assert ["sender_unreachable"] == [e.detail["reason"] for e in failures]
+
+
+FAULTS = [
+    "wrong_password",
+    "untrusted_certificate",
+    "server_gone",
+    "timeout",
+    "data_rejected",
+    "dropped_mid_data",
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_delivery_faults_lose_nothing(
+    db_path: Path,
+    starttls_server: SmtpTestServer,
+    smtp_mailer: pr.SmtpMailer,
+    fault: str,
+) -> None:
+    """Whatever breaks on the way to the mail server, recovery fails cleanly over real SMTP:
+    DeliveryFailed, no temporary password left, the old password works, the failure audited."""
+    key = pr.generate_key()
+    service = pr.RecoveryService(
+        store=pr.SqliteStore(db_path), mailer=smtp_mailer, secret_key=key, hasher=cheap_hasher()
+    )
+    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
+    service.add_user("juan", "Caballo azul 77")
+    service.configure_sender("SUPERVISOR", starttls_server.settings(), SMTP_PASSWORD)
+    confirm_by_mail(service, starttls_server, "SUPERVISOR", "supervisor@empresa.mx")
+    confirm_by_mail(service, starttls_server, "juan", "juan@empresa.mx")
+    service.request_recovery("juan")
+    earlier = secret_in(starttls_server.outbox[-1].message)
+
+    mailer = smtp_mailer
+    store = pr.SqliteStore(db_path)
+    (record,) = store.list_senders()
+    settings = record.account.settings
+    silent = contextlib.ExitStack()
+    if fault == "wrong_password":
+        starttls_server.accounts["envios@empresa.mx"] = "changed on the server"
+    elif fault == "untrusted_certificate":
+        mailer = pr.SmtpMailer(timeout=5.0)
+    elif fault == "server_gone":
+        settings = attrs.evolve(settings, port=free_port())
+    elif fault == "timeout":
+        mailer = pr.SmtpMailer(timeout=0.5)
+        settings = attrs.evolve(settings, port=silent.enter_context(silent_server()))
+    elif fault == "data_rejected":
+        starttls_server.reject_data = True
+    else:
+        starttls_server.drop_during_data = True
+    store.put_sender(attrs.evolve(record, account=attrs.evolve(record.account, settings=settings)))
+    broken = pr.RecoveryService(store=store, mailer=mailer, secret_key=key, hasher=cheap_hasher())
+    received = len(starttls_server.outbox)
+    try:
+        with pytest.raises(pr.DeliveryFailed):
+            broken.request_recovery("juan")
+    finally:
+        silent.close()
+        starttls_server.accounts["envios@empresa.mx"] = SMTP_PASSWORD
+
+    assert received == len(starttls_server.outbox)
+    with pytest.raises(pr.InvalidCredentials):
+        broken.authenticate("juan", earlier)
+    assert pr.LoginStatus.OK == broken.authenticate("juan", "Caballo azul 77").status
+    kinds = [e.kind for e in broken.audit_trail("juan")]
+    assert {"delivery_attempt_failed", "delivery_failed", "temporary_password_withdrawn"} <= set(
+        kinds
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Sequence
 from email.message import EmailMessage
 
 import pwrecovery as pr
@@ -64,3 +66,27 @@ def verify_address(
     """Set and confirm a recovery address with the code mailed to it."""
     svc.set_recovery_email(login, address)
     svc.confirm_recovery_email(login, secret_in(mailer.outbox[-1], CODE_PATTERN))
+
+
+def race_to_change(services: Sequence[pr.RecoveryService], login: str, temporary: str) -> list[str]:
+    """Let every service try, at the same instant, to change ``login``'s password with the
+    temporary one; return each outcome ("ok" or an error code)."""
+    barrier = threading.Barrier(len(services))
+    outcomes: list[str] = []
+
+    def change(service: pr.RecoveryService, number: int) -> None:
+        new = f"Nueva clave numero {number}"
+        barrier.wait()
+        try:
+            service.change_password(login, temporary, new, new)
+        except pr.PwRecoveryError as error:
+            outcomes.append(error.code)
+        else:
+            outcomes.append("ok")
+
+    threads = [threading.Thread(target=change, args=(s, n)) for n, s in enumerate(services)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

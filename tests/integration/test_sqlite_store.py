@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from tests.helpers import (
     SUPERVISOR_PASSWORD,
     USER_PASSWORD,
     cheap_hasher,
+    race_to_change,
     secret_in,
     sender_settings,
     verify_address,
@@ -158,24 +158,7 @@ def test_threads_race_for_one_temporary_password(db_path: Path) -> None:
     prepared(db_path, key, mailer).request_recovery("juan")
     temporary = secret_in(mailer.outbox[-1])
     services = [workers.workstation(db_path, key) for _ in range(8)]
-    barrier = threading.Barrier(len(services))
-    outcomes: list[str] = []
-
-    def change(service: pr.RecoveryService, number: int) -> None:
-        new = f"Nueva clave numero {number}"
-        barrier.wait()
-        try:
-            service.change_password("juan", temporary, new, new)
-        except pr.PwRecoveryError as error:
-            outcomes.append(error.code)
-        else:
-            outcomes.append("ok")
-
-    threads = [threading.Thread(target=change, args=(s, n)) for n, s in enumerate(services)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race_to_change(services, "juan", temporary)
     assert 1 == outcomes.count("ok")
     assert {"ok", "invalid_credentials", "too_many_attempts"} >= set(outcomes)
     changes = [e for e in services[0].audit_trail("juan") if e.kind == "password_changed"]

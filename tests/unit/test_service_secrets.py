@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import pytest
 
@@ -15,6 +14,7 @@ from tests.helpers import (
     SMTP_PASSWORD,
     SUPERVISOR_PASSWORD,
     USER_PASSWORD,
+    race_to_change,
     secret_in,
     sender_settings,
 )
@@ -84,26 +84,7 @@ def test_two_workstations_one_temporary_password(
     """Racing threads on one store: the temporary password changes the password exactly once."""
     ready.request_recovery("juan")
     temporary = secret_in(mailer.outbox[-1])
-    workstations = [make_service() for _ in range(8)]
-    outcomes: list[str] = []
-    barrier = threading.Barrier(len(workstations))
-
-    def change(svc: pr.RecoveryService, n: int) -> None:
-        barrier.wait()
-        try:
-            svc.change_password(
-                "juan", temporary, f"Nueva clave numero {n}", f"Nueva clave numero {n}"
-            )
-        except pr.PwRecoveryError as error:
-            outcomes.append(error.code)
-        else:
-            outcomes.append("ok")
-
-    threads = [threading.Thread(target=change, args=(s, n)) for n, s in enumerate(workstations)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race_to_change([make_service() for _ in range(8)], "juan", temporary)
     assert 1 == outcomes.count("ok")
     # Losers presented a password that no longer works: it counts as a failure like any other.
     assert {"ok", "invalid_credentials", "too_many_attempts"} >= set(outcomes)

@@ -21,7 +21,12 @@ from pwrecovery.adapters.system import SystemClock
 from pwrecovery.domain import accounts, throttle
 from pwrecovery.domain.addresses import GENERIC_MASK, mask_address, normalize_address
 from pwrecovery.domain.expiry import expiry
-from pwrecovery.domain.logins import login_key, normalize_display_name, normalize_login
+from pwrecovery.domain.logins import (
+    login_key,
+    normalize_display_name,
+    normalize_login,
+    printable_identifier,
+)
 from pwrecovery.domain.mail import MailContent, compose
 from pwrecovery.domain.model import (
     AuditEvent,
@@ -127,10 +132,6 @@ def _key_or_none(login: object) -> str | None:
         return None
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
 class RecoveryService:
     """Self-service password recovery by e-mail for one store of users.
 
@@ -208,7 +209,7 @@ class RecoveryService:
         key = _key_or_none(login)
         record = self._store.get_user(key) if key is not None else None
         if record is None:
-            raise UnknownUser(_text(login))
+            raise UnknownUser(printable_identifier(login))
         return record
 
     def _check_new_password(
@@ -605,9 +606,11 @@ class RecoveryService:
     @_localized
     def remove_sender(self, sender_id: str, *, origin: str | None = None) -> None:
         now = self._now()
-        event = self._event("sender_removed", None, now, origin, sender=_text(sender_id))
+        event = self._event(
+            "sender_removed", None, now, origin, sender=printable_identifier(sender_id)
+        )
         if not self._store.remove_sender(sender_id, (event,)):
-            raise UnknownSender(_text(sender_id))
+            raise UnknownSender(printable_identifier(sender_id))
 
     # -- login window ------------------------------------------------------
 
@@ -616,7 +619,7 @@ class RecoveryService:
     ) -> PwRecoveryError | None:
         supervisor_ready = self._store.has_verified_supervisor()  # read for every login alike
         if record is None:
-            return UnknownUser(_text(login))
+            return UnknownUser(printable_identifier(login))
         missing = set()
         if not record.has_verified_address:
             missing.add(MISSING_USER)
@@ -641,7 +644,7 @@ class RecoveryService:
         key = _key_or_none(login)
         record = self._store.get_user(key) if key is not None else None
         refusal = self._recovery_refusal(record, login, now)
-        shown = record.login if record is not None else _text(login)
+        shown = record.login if record is not None else printable_identifier(login)
         candidates = order_senders(self._store.list_senders(), shown if record else None)
         if refusal is not None and not uniform:
             self._store.append_audit(

@@ -357,3 +357,11 @@ def test_rate_limited_request_keeps_last_password(
     with pytest.raises(pr.RateLimited):
         ready.request_recovery("juan")
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+
+
+def test_typed_login_cannot_inject_lines(ready: pr.RecoveryService) -> None:
+    """A login typed with line breaks reaches neither a message nor the audit trail as a break."""
+    with pytest.raises(pr.UnknownUser) as caught:
+        ready.request_recovery("nadie\r\nrecovery_refused: juan")
+    assert "\n" not in str(caught.value)
+    assert "\n" not in (ready.audit_trail()[-1].login or "")

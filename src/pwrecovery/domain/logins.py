@@ -10,6 +10,7 @@ from pwrecovery.errors import InvalidHeaderValue, InvalidLogin
 
 MAX_LOGIN_LENGTH: Final = 64
 MAX_DISPLAY_NAME_LENGTH: Final = 128
+_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def normalize_login(login: object) -> str:
@@ -18,7 +19,7 @@ def normalize_login(login: object) -> str:
         raise InvalidLogin(MAX_LOGIN_LENGTH)
     text = unicodedata.normalize("NFKC", login).strip()
     if not 1 <= len(text) <= MAX_LOGIN_LENGTH or any(
-        unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"} for ch in text
+        unicodedata.category(ch) in _UNPRINTABLE for ch in text
     ):
         raise InvalidLogin(MAX_LOGIN_LENGTH)
     return text
@@ -27,6 +28,17 @@ def normalize_login(login: object) -> str:
 def login_key(login: object) -> str:
     """The case-insensitive key a login is matched by: ``"Juan"`` and ``"JUAN"`` meet."""
     return normalize_login(login).casefold()
+
+
+def printable_identifier(login: object) -> str:
+    """A login or id as typed, safe for a message or the audit trail even when invalid.
+
+    Control and line-break characters become U+FFFD, and it is cut to a sane length.
+    """
+    if not isinstance(login, str):
+        return ""
+    text = unicodedata.normalize("NFKC", login).strip()[: MAX_LOGIN_LENGTH * 2]
+    return "".join("\ufffd" if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text)
 
 
 def audit_key(login: str | None) -> str | None:

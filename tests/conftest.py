@@ -16,6 +16,8 @@ from tests.helpers import (
     verify_address,
 )
 
+pytest_plugins = ["pwrecovery.testing.plugin"]
+
 ServiceFactory = Callable[..., pr.RecoveryService]
 
 

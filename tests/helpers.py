@@ -1,48 +1,34 @@
-"""Helpers shared by the tests: secrets out of mails, a cheap hasher, settings."""
+"""Helpers shared by the tests, on top of the shipped test kit (pwrecovery.testing)."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
 
 import pwrecovery as pr
+from pwrecovery.testing import (
+    cheap_hasher,
+    temporary_password_in,
+    text_of,
+    verification_code_in,
+)
+
+__all__ = [
+    "cheap_hasher",
+    "html_of",
+    "race_to_change",
+    "sender_settings",
+    "temporary_password_in",
+    "text_of",
+    "verification_code_in",
+    "verify_address",
+]
 
 SUPERVISOR_PASSWORD = "Supervisor de 2026"
 USER_PASSWORD = "Caballo azul 77"
 NEW_PASSWORD = "Tortuga verde 2026"
 SMTP_PASSWORD = "smtp-app-password"
-TEMPORARY_PATTERN = re.compile(r"^[2-9A-HJ-NP-Za-km-z]{12}$", re.MULTILINE)
-CODE_PATTERN = re.compile(r"^\d{8}$", re.MULTILINE)
-
-
-def cheap_hasher() -> pr.Argon2idHasher:
-    """Argon2id at its smallest parameters: the real code path, fast enough for unit tests."""
-    return pr.Argon2idHasher(memory_cost=8, iterations=1, lanes=1)
-
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    content = body.get_content()
-    assert isinstance(content, str)
-    return content.replace("\r\n", "\n")  # a mail that crossed SMTP has CRLF line ends
-
-
-def html_of(message: EmailMessage) -> str:
-    body = message.get_body(("html",))
-    assert body is not None
-    content = body.get_content()
-    assert isinstance(content, str)
-    return content
-
-
-def secret_in(message: EmailMessage, pattern: re.Pattern[str] = TEMPORARY_PATTERN) -> str:
-    """The one secret that stands alone on its own line of the text part."""
-    found = pattern.findall(text_of(message))
-    assert len(found) == 1, found
-    return str(found[0])
 
 
 def sender_settings(
@@ -65,7 +51,7 @@ def verify_address(
 ) -> None:
     """Set and confirm a recovery address with the code mailed to it."""
     svc.set_recovery_email(login, address)
-    svc.confirm_recovery_email(login, secret_in(mailer.outbox[-1], CODE_PATTERN))
+    svc.confirm_recovery_email(login, verification_code_in(mailer.outbox[-1]))
 
 
 def race_to_change(services: Sequence[pr.RecoveryService], login: str, temporary: str) -> list[str]:
@@ -90,3 +76,9 @@ def race_to_change(services: Sequence[pr.RecoveryService], login: str, temporary
     for thread in threads:
         thread.join()
     return outcomes
+
+
+def html_of(message: EmailMessage) -> str:
+    body = message.get_body(("html",))
+    assert body is not None
+    return str(body.get_content())

@@ -9,19 +9,25 @@ import attrs
 import pytest
 
 import pwrecovery as pr
-from tests.helpers import CODE_PATTERN, NEW_PASSWORD, SMTP_PASSWORD, cheap_hasher, secret_in
-from tests.smtp_server import HOST, SmtpTestServer, free_port, silent_server
+from pwrecovery.testing.smtp import HOST, SmtpServer, free_port, silent_server
+from tests.helpers import (
+    NEW_PASSWORD,
+    SMTP_PASSWORD,
+    cheap_hasher,
+    temporary_password_in,
+    verification_code_in,
+)
 
 
 def confirm_by_mail(
-    service: pr.RecoveryService, server: SmtpTestServer, login: str, address: str
+    service: pr.RecoveryService, server: SmtpServer, login: str, address: str
 ) -> None:
     service.set_recovery_email(login, address)
-    service.confirm_recovery_email(login, secret_in(server.outbox[-1].message, CODE_PATTERN))
+    service.confirm_recovery_email(login, verification_code_in(server.outbox[-1].message))
 
 
 def test_seed_flow_end_to_end(
-    db_path: Path, starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer
+    db_path: Path, starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:
     """Users, a sender checked on save, verified addresses, Recuperar clave, forced change."""
     key = pr.generate_key()
@@ -45,7 +51,7 @@ def test_seed_flow_end_to_end(
     assert "j***@empresa.mx" == sent.masked_address
     received = starttls_server.outbox[-1]
     assert ["juan@empresa.mx"] == received.rcpt_tos
-    temporary = secret_in(received.message)
+    temporary = temporary_password_in(received.message)
 
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == workstation.authenticate("juan", temporary).status
     workstation.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
@@ -60,8 +66,8 @@ def test_seed_flow_end_to_end(
 
 def test_failover_from_dead_supervisor_sender(
     db_path: Path,
-    starttls_server: SmtpTestServer,
-    ssl_server: SmtpTestServer,
+    starttls_server: SmtpServer,
+    ssl_server: SmtpServer,
     smtp_mailer: pr.SmtpMailer,
 ) -> None:
     """§1.7: the supervisor's server is down, so the mail goes through the next sender."""
@@ -106,7 +112,7 @@ FAULTS = [
 @pytest.mark.parametrize("fault", FAULTS)
 def test_delivery_faults_lose_nothing(
     db_path: Path,
-    starttls_server: SmtpTestServer,
+    starttls_server: SmtpServer,
     smtp_mailer: pr.SmtpMailer,
     fault: str,
 ) -> None:
@@ -122,7 +128,7 @@ def test_delivery_faults_lose_nothing(
     confirm_by_mail(service, starttls_server, "SUPERVISOR", "supervisor@empresa.mx")
     confirm_by_mail(service, starttls_server, "juan", "juan@empresa.mx")
     service.request_recovery("juan")
-    earlier = secret_in(starttls_server.outbox[-1].message)
+    earlier = temporary_password_in(starttls_server.outbox[-1].message)
 
     mailer = smtp_mailer
     store = pr.SqliteStore(db_path)

@@ -10,15 +10,15 @@ import pytest
 
 import pwrecovery as pr
 from pwrecovery.domain.mail import MailContent, compose
-from tests.helpers import SMTP_PASSWORD, secret_in
-from tests.smtp_server import (
+from pwrecovery.testing.smtp import (
     HOST,
-    SmtpTestServer,
+    SmtpServer,
     free_port,
     make_certificates,
-    running_server,
+    running_smtp_server,
     silent_server,
 )
+from tests.helpers import SMTP_PASSWORD, temporary_password_in
 
 NOW = pr.ManualClock().now()
 
@@ -40,12 +40,12 @@ def test_send_over_tls(
     request: pytest.FixtureRequest, smtp_mailer: pr.SmtpMailer, server_name: str
 ) -> None:
     """STARTTLS and implicit TLS both log in and deliver the message intact to one recipient."""
-    server: SmtpTestServer = request.getfixturevalue(server_name)
+    server: SmtpServer = request.getfixturevalue(server_name)
     settings = server.settings()
     smtp_mailer.send(settings, SMTP_PASSWORD, mail(settings))
     (received,) = server.outbox
     assert ("envios@empresa.mx", ["juan@empresa.mx"]) == (received.mail_from, received.rcpt_tos)
-    assert "Ab3dEf7hJk9m" == secret_in(received.message)
+    assert "Ab3dEf7hJk9m" == temporary_password_in(received.message)
     assert "temporary-password" == received.message["X-PwRecovery-Purpose"]
     assert ["envios@empresa.mx"] == server.logins
 
@@ -55,7 +55,7 @@ def test_verify_logs_in_and_sends_nothing(
     request: pytest.FixtureRequest, smtp_mailer: pr.SmtpMailer, server_name: str
 ) -> None:
     """verify() logs in and quits: the login is seen, no mail is sent."""
-    server: SmtpTestServer = request.getfixturevalue(server_name)
+    server: SmtpServer = request.getfixturevalue(server_name)
     smtp_mailer.verify(server.settings(), SMTP_PASSWORD)
     assert (["envios@empresa.mx"], []) == (server.logins, server.outbox)
 
@@ -65,7 +65,7 @@ def test_wrong_password(
     request: pytest.FixtureRequest, smtp_mailer: pr.SmtpMailer, server_name: str
 ) -> None:
     """A 535 from the server is SenderAuthenticationFailed, and nothing is sent."""
-    server: SmtpTestServer = request.getfixturevalue(server_name)
+    server: SmtpServer = request.getfixturevalue(server_name)
     settings = server.settings()
     with pytest.raises(pr.SenderAuthenticationFailed) as caught:
         smtp_mailer.send(settings, "wrong", mail(settings))
@@ -73,7 +73,7 @@ def test_wrong_password(
     assert [] == server.outbox
 
 
-def test_non_ascii_password(starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer) -> None:
+def test_non_ascii_password(starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer) -> None:
     """A password with ñ logs in (AUTH in UTF-8; smtplib alone would fail on it)."""
     smtp_mailer.verify(starttls_server.settings("respaldo@empresa.mx"), "clave-respaldo-ñ")
     assert ["respaldo@empresa.mx"] == starttls_server.logins
@@ -82,7 +82,7 @@ def test_non_ascii_password(starttls_server: SmtpTestServer, smtp_mailer: pr.Smt
 @pytest.mark.parametrize("server_name", ["starttls_server", "ssl_server"])
 def test_untrusted_certificate(request: pytest.FixtureRequest, server_name: str) -> None:
     """The default context verifies certificates: a private CA is refused, no login is tried."""
-    server: SmtpTestServer = request.getfixturevalue(server_name)
+    server: SmtpServer = request.getfixturevalue(server_name)
     with pytest.raises(pr.SenderUnreachable) as caught:
         pr.SmtpMailer(timeout=5.0).verify(server.settings(), SMTP_PASSWORD)
     assert "certificate" == caught.value.reason
@@ -92,7 +92,7 @@ def test_untrusted_certificate(request: pytest.FixtureRequest, server_name: str)
 def test_hostname_is_checked(tmp_path: Path) -> None:
     """A certificate from a trusted CA but for another name is refused: hostnames are checked."""
     other = make_certificates(tmp_path, names=("mail.example.invalid",))
-    with running_server("starttls", other, {"a@b.mx": SMTP_PASSWORD}) as server:
+    with running_smtp_server("starttls", other, {"a@b.mx": SMTP_PASSWORD}) as server:
         mailer = pr.SmtpMailer(timeout=5.0, ssl_context=other.client_context())
         with pytest.raises(pr.SenderUnreachable) as caught:
             mailer.verify(server.settings("a@b.mx"), SMTP_PASSWORD)
@@ -100,7 +100,7 @@ def test_hostname_is_checked(tmp_path: Path) -> None:
         assert [] == server.logins
 
 
-def test_starttls_not_offered(plain_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer) -> None:
+def test_starttls_not_offered(plain_server: SmtpServer, smtp_mailer: pr.SmtpMailer) -> None:
     """STARTTLS mode refuses a server that does not offer it; it never falls back to plaintext."""
     settings = plain_server.settings(security=pr.Security.STARTTLS)
     with pytest.raises(pr.SenderUnreachable) as caught:
@@ -109,7 +109,7 @@ def test_starttls_not_offered(plain_server: SmtpTestServer, smtp_mailer: pr.Smtp
     assert [] == plain_server.logins
 
 
-def test_plaintext_to_loopback(plain_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer) -> None:
+def test_plaintext_to_loopback(plain_server: SmtpServer, smtp_mailer: pr.SmtpMailer) -> None:
     """Security.NONE works against a loopback server (for local relays)."""
     settings = plain_server.settings()
     smtp_mailer.send(settings, SMTP_PASSWORD, mail(settings))
@@ -146,7 +146,7 @@ def test_server_that_never_answers(security: pr.Security) -> None:
     assert time.monotonic() - started < 5.0
 
 
-def test_data_rejected(starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer) -> None:
+def test_data_rejected(starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer) -> None:
     """A refusal of the message is DeliveryFailed, so the service moves to the next sender."""
     starttls_server.reject_data = True
     settings = starttls_server.settings()
@@ -156,7 +156,7 @@ def test_data_rejected(starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMail
 
 
 def test_connection_dropped_mid_data(
-    starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer
+    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:
     """A connection dropped during DATA is a pwrecovery error, never an smtplib one."""
     starttls_server.drop_during_data = True
@@ -168,7 +168,7 @@ def test_connection_dropped_mid_data(
 
 
 def test_internationalised_recipient(
-    starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer
+    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:
     """An SMTPUTF8 recipient is delivered when the server offers SMTPUTF8."""
     settings = starttls_server.settings()
@@ -177,7 +177,7 @@ def test_internationalised_recipient(
 
 
 def test_message_with_two_recipients_is_refused(
-    starttls_server: SmtpTestServer, smtp_mailer: pr.SmtpMailer
+    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:
     """The mailer refuses a message with a second recipient before connecting."""
     settings = starttls_server.settings()

@@ -11,15 +11,15 @@ import pytest
 import pwrecovery as pr
 from pwrecovery.adapters import sqlite as sqlite_adapter
 from tests.helpers import (
-    CODE_PATTERN,
     NEW_PASSWORD,
     SMTP_PASSWORD,
     SUPERVISOR_PASSWORD,
     USER_PASSWORD,
     cheap_hasher,
     race_to_change,
-    secret_in,
     sender_settings,
+    temporary_password_in,
+    verification_code_in,
     verify_address,
 )
 from tests.integration import workers
@@ -129,12 +129,12 @@ def test_no_secret_in_the_file(db_path: Path) -> None:
     mailer = pr.RecordingMailer()
     key = pr.generate_key()
     service = prepared(db_path, key, mailer)
-    codes = [secret_in(m, CODE_PATTERN) for m in mailer.outbox]
+    codes = [verification_code_in(m) for m in mailer.outbox]
     service.request_recovery("juan")
-    temporary = secret_in(mailer.outbox[-1])
+    temporary = temporary_password_in(mailer.outbox[-1])
     service.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
     service.request_recovery("juan")
-    pending = secret_in(mailer.outbox[-1])
+    pending = temporary_password_in(mailer.outbox[-1])
     raw = b"".join(p.read_bytes() for p in db_path.parent.glob(f"{db_path.name}*"))
     secrets = [
         USER_PASSWORD,
@@ -156,7 +156,7 @@ def test_threads_race_for_one_temporary_password(db_path: Path) -> None:
     mailer = pr.RecordingMailer()
     key = pr.generate_key()
     prepared(db_path, key, mailer).request_recovery("juan")
-    temporary = secret_in(mailer.outbox[-1])
+    temporary = temporary_password_in(mailer.outbox[-1])
     services = [workers.workstation(db_path, key) for _ in range(8)]
     outcomes = race_to_change(services, "juan", temporary)
     assert 1 == outcomes.count("ok")
@@ -186,7 +186,7 @@ def test_processes_race_for_one_temporary_password(db_path: Path) -> None:
     mailer = pr.RecordingMailer()
     key = pr.generate_key()
     prepared(db_path, key, mailer).request_recovery("juan")
-    temporary = secret_in(mailer.outbox[-1])
+    temporary = temporary_password_in(mailer.outbox[-1])
     outcomes = run_processes(
         workers.race_to_change, [(db_path, key, temporary, n) for n in range(3)]
     )

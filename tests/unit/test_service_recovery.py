@@ -12,8 +12,8 @@ from tests.helpers import (
     NEW_PASSWORD,
     SMTP_PASSWORD,
     USER_PASSWORD,
-    secret_in,
     sender_settings,
+    temporary_password_in,
     text_of,
     verify_address,
 )
@@ -21,7 +21,7 @@ from tests.helpers import (
 
 def recover(svc: pr.RecoveryService, mailer: pr.RecordingMailer, login: str = "juan") -> str:
     svc.request_recovery(login)
-    return secret_in(mailer.outbox[-1])
+    return temporary_password_in(mailer.outbox[-1])
 
 
 def test_full_flow(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
@@ -30,7 +30,7 @@ def test_full_flow(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> Non
     message = mailer.outbox[-1]
     assert "juan@empresa.mx" in message["To"]
     assert "temporary-password" == message["X-PwRecovery-Purpose"]
-    temporary = secret_in(message)
+    temporary = temporary_password_in(message)
     result = ready.authenticate("juan", temporary)
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == result.status
     assert sent.expires_at == result.expires_at
@@ -87,7 +87,7 @@ def test_policy_ttl_is_honoured(
     assert clock.now() + timedelta(hours=24) == sent.expires_at
     clock.advance(hours=24)
     with pytest.raises(pr.TemporaryPasswordExpired):
-        nist.authenticate("juan", secret_in(mailer.outbox[-1]))
+        nist.authenticate("juan", temporary_password_in(mailer.outbox[-1]))
 
 
 def test_ordinary_password_keeps_working(ready: pr.RecoveryService) -> None:

@@ -9,14 +9,14 @@ import pytest
 import pwrecovery as pr
 from tests.conftest import ServiceFactory
 from tests.helpers import (
-    CODE_PATTERN,
     NEW_PASSWORD,
     SMTP_PASSWORD,
     SUPERVISOR_PASSWORD,
     USER_PASSWORD,
     race_to_change,
-    secret_in,
     sender_settings,
+    temporary_password_in,
+    verification_code_in,
 )
 
 
@@ -47,12 +47,12 @@ def test_no_secret_leaks_anywhere(
     svc.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
     for login in ("SUPERVISOR", "juan"):
         svc.set_recovery_email(login, f"{login.lower()}@empresa.mx")
-        code = secret_in(mailer.outbox[-1], CODE_PATTERN)
+        code = verification_code_in(mailer.outbox[-1])
         secrets.append(code)
         attempt(svc.confirm_recovery_email, login, "99999999" if code != "99999999" else "0")
         svc.confirm_recovery_email(login, code)
     svc.request_recovery("juan")
-    temporary = secret_in(mailer.outbox[-1])
+    temporary = temporary_password_in(mailer.outbox[-1])
     secrets.append(temporary)
     attempt(svc.authenticate, "juan", "Caballo azul 78")
     svc.authenticate("juan", temporary)
@@ -83,7 +83,7 @@ def test_two_workstations_one_temporary_password(
 ) -> None:
     """Racing threads on one store: the temporary password changes the password exactly once."""
     ready.request_recovery("juan")
-    temporary = secret_in(mailer.outbox[-1])
+    temporary = temporary_password_in(mailer.outbox[-1])
     outcomes = race_to_change([make_service() for _ in range(8)], "juan", temporary)
     assert 1 == outcomes.count("ok")
     # Losers presented a password that no longer works: it counts as a failure like any other.

@@ -6,7 +6,12 @@ import pytest
 
 import pwrecovery as pr
 from tests.conftest import ServiceFactory
-from tests.helpers import SMTP_PASSWORD, USER_PASSWORD, secret_in, sender_settings
+from tests.helpers import (
+    SMTP_PASSWORD,
+    USER_PASSWORD,
+    sender_settings,
+    temporary_password_in,
+)
 
 
 @pytest.mark.parametrize(
@@ -157,7 +162,7 @@ def test_failover_on_login_failure(
 def test_all_senders_fail(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
     """§2: if delivery fails, no temporary password is left and the old password is untouched."""
     ready.request_recovery("juan")
-    earlier = secret_in(mailer.outbox[-1])
+    earlier = temporary_password_in(mailer.outbox[-1])
     mailer.unreachable_hosts.add("smtp.empresa.mx")
     with pytest.raises(pr.DeliveryFailed) as caught:
         ready.request_recovery("juan")

@@ -8,7 +8,7 @@ import pytest
 
 import pwrecovery as pr
 from tests.conftest import ServiceFactory
-from tests.helpers import NEW_PASSWORD, USER_PASSWORD, secret_in
+from tests.helpers import NEW_PASSWORD, USER_PASSWORD, temporary_password_in
 
 
 def fail(svc: pr.RecoveryService, times: int, login: str = "juan") -> None:
@@ -116,7 +116,7 @@ def test_temporary_sign_in_while_locked_is_refused(
 ) -> None:
     """The lock holds for every password; the temporary one works again once it ends."""
     ready.request_recovery("juan")
-    temporary = secret_in(mailer.outbox[-1])
+    temporary = temporary_password_in(mailer.outbox[-1])
     fail(ready, 5)
     with pytest.raises(pr.TooManyAttempts):
         ready.authenticate("juan", temporary)

@@ -1,5 +1,17 @@
-"""A real SMTP server on loopback for the tests: aiosmtpd with STARTTLS or implicit TLS,
-AUTH, a certificate made at test time, an outbox, and switches to fail."""
+"""A real SMTP server on loopback, for tests and the demo (needs ``aiosmtpd``).
+
+``running_smtp_server()`` starts aiosmtpd with STARTTLS or implicit TLS (or
+neither), AUTH, a certificate made on the spot by a private CA, an
+``outbox`` of what it received, and switches to make it fail. Install it
+with ``pip install 'pwrecovery[testing]'``.
+
+>>> import tempfile, pathlib
+>>> with tempfile.TemporaryDirectory() as folder:
+...     certificates = make_certificates(pathlib.Path(folder))
+...     with running_smtp_server("starttls", certificates, {"a@b.mx": "pw"}) as server:
+...         server.settings("a@b.mx").security.value
+'starttls'
+"""
 
 from __future__ import annotations
 
@@ -23,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-import pwrecovery as pr
+from pwrecovery.domain.model import Security, SenderSettings
 
 HOST = "127.0.0.1"
 Mode = Literal["starttls", "ssl", "plain"]
@@ -31,6 +43,8 @@ Mode = Literal["starttls", "ssl", "plain"]
 
 @attrs.frozen
 class Certificates:
+    """A private CA (PEM) and a server certificate and key signed by it, in files."""
+
     ca_pem: bytes
     cert_file: Path
     key_file: Path
@@ -121,13 +135,15 @@ def make_certificates(
 
 @attrs.define
 class Received:
+    """One message as the server received it: envelope and parsed message."""
+
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
 
 
 @attrs.define(eq=False)
-class SmtpTestServer:
+class SmtpServer:
     """State and switches of one running server; tests read ``outbox`` and flip switches."""
 
     mode: Mode
@@ -139,14 +155,15 @@ class SmtpTestServer:
     drop_during_data: bool = False
 
     def settings(
-        self, username: str = "envios@empresa.mx", *, security: pr.Security | None = None
-    ) -> pr.SenderSettings:
+        self, username: str = "envios@empresa.mx", *, security: Security | None = None
+    ) -> SenderSettings:
+        """Sender settings that point at this server, in its mode unless told otherwise."""
         default = {
-            "starttls": pr.Security.STARTTLS,
-            "ssl": pr.Security.SSL,
-            "plain": pr.Security.NONE,
+            "starttls": Security.STARTTLS,
+            "ssl": Security.SSL,
+            "plain": Security.NONE,
         }
-        return pr.SenderSettings(
+        return SenderSettings(
             host=HOST,
             port=self.port,
             security=security or default[self.mode],
@@ -156,6 +173,7 @@ class SmtpTestServer:
         )
 
     def reset(self) -> None:
+        """Empty the outbox and the login log, and switch every failure off."""
         self.outbox.clear()
         self.logins.clear()
         self.reject_data = False
@@ -169,7 +187,7 @@ class SmtpTestServer:
         session: Session,  # noqa: ARG002
         envelope: Envelope,  # noqa: ARG002
         mechanism: str,  # noqa: ARG002
-        auth_data: Any,
+        auth_data: object,
     ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
@@ -187,30 +205,30 @@ class SmtpTestServer:
         envelope: Envelope,
     ) -> str:
         if self.drop_during_data:
-            assert server.transport is not None
-            server.transport.close()
+            if server.transport is not None:
+                server.transport.close()
             return "421 closing"
         if self.reject_data:
             return "554 5.6.0 Message refused by policy"
         content = envelope.original_content or b""
-        message = message_from_bytes(content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
+        message = message_from_bytes(content, _class=EmailMessage, policy=policy.default)
         self.outbox.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos), message))
         return "250 2.0.0 OK"
 
 
 def free_port() -> int:
+    """A loopback port that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
 
 
 @contextmanager
-def running_server(
+def running_smtp_server(
     mode: Mode, certificates: Certificates, accounts: dict[str, str]
-) -> Iterator[SmtpTestServer]:
+) -> Iterator[SmtpServer]:
     """Start an aiosmtpd server on loopback in ``mode``; stop it afterwards."""
-    state = SmtpTestServer(mode=mode, port=free_port(), accounts=dict(accounts))
+    state = SmtpServer(mode=mode, port=free_port(), accounts=dict(accounts))
     options: dict[str, Any] = {
         "authenticator": state.authenticate,
         "auth_require_tls": mode == "starttls",

@@ -1,0 +1,76 @@
+"""What a host needs to test its own integration with pwrecovery.
+
+- ``RecordingMailer`` (its ``outbox`` holds every message), ``ManualClock``
+  and ``InMemoryStore``: real, shipped fakes that run the same checks as the
+  real adapters.
+- ``cheap_hasher()``: Argon2id at its smallest parameters, so that tests are
+  fast. **Only for tests**: never give it to a production service.
+- ``temporary_password_in(message)`` and ``verification_code_in(message)``:
+  the secret that stands alone on its own line of a mail.
+- ``pwrecovery.testing.smtp``: a real SMTP server on loopback (STARTTLS,
+  AUTH, its own certificate), needing ``pip install 'pwrecovery[testing]'``.
+- ``pwrecovery.testing.plugin``: pytest fixtures; enable them with
+  ``pytest_plugins = ["pwrecovery.testing.plugin"]`` in your ``conftest.py``.
+
+>>> from pwrecovery.testing import cheap_hasher
+>>> cheap_hasher().verify(cheap_hasher().hash("x" * 8), "x" * 8)
+True
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from typing import Final
+
+from pwrecovery.adapters.argon2 import Argon2idHasher
+from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
+from pwrecovery.domain.tokens import TEMPORARY_PASSWORD_ALPHABET, VERIFICATION_CODE_LENGTH
+
+__all__ = [
+    "InMemoryStore",
+    "ManualClock",
+    "RecordingMailer",
+    "cheap_hasher",
+    "temporary_password_in",
+    "text_of",
+    "verification_code_in",
+]
+
+_TEMPORARY: Final = re.compile(rf"^[{TEMPORARY_PASSWORD_ALPHABET}]{{11,64}}$", re.MULTILINE)
+_CODE: Final = re.compile(rf"^\d{{{VERIFICATION_CODE_LENGTH}}}$", re.MULTILINE)
+
+
+def cheap_hasher() -> Argon2idHasher:
+    """Argon2id with 8 KiB and one pass: the real code path, a thousand times faster.
+
+    Only for tests. A production service must keep the default ``Argon2idHasher()``.
+    """
+    return Argon2idHasher(memory_cost=8, iterations=1, lanes=1)
+
+
+def text_of(message: EmailMessage) -> str:
+    """The text part of a pwrecovery mail, with ``\\n`` line ends."""
+    body = message.get_body(("plain",))
+    if body is None:
+        msg = "the message has no text part"
+        raise ValueError(msg)
+    return str(body.get_content()).replace("\r\n", "\n")
+
+
+def _alone_on_a_line(message: EmailMessage, pattern: re.Pattern[str], what: str) -> str:
+    found = pattern.findall(text_of(message))
+    if len(found) != 1:
+        msg = f"expected one {what} alone on its line, found {len(found)}"
+        raise ValueError(msg)
+    return str(found[0])
+
+
+def temporary_password_in(message: EmailMessage) -> str:
+    """The temporary password of a "temporary-password" mail."""
+    return _alone_on_a_line(message, _TEMPORARY, "temporary password")
+
+
+def verification_code_in(message: EmailMessage) -> str:
+    """The code of an "email-verification" mail."""
+    return _alone_on_a_line(message, _CODE, "verification code")

@@ -333,3 +333,153 @@ MAILS: Final[dict[str, dict[str, dict[str, str | tuple[str, ...]]]]] = {
         },
     },
 }
+
+
+# The command line (pwrecovery.cli) and the demo (pwrecovery.demo).
+CLI: Final[dict[str, dict[str, str]]] = {
+    "es_MX": {
+        "prompt.password": "Clave de acceso: ",
+        "prompt.new_password": "Nueva clave de acceso: ",
+        "prompt.confirm_password": "Confirmar clave de acceso: ",
+        "prompt.current_password": "Clave actual: ",
+        "prompt.code": "Código de verificación: ",
+        "prompt.sender_password": "Clave de la cuenta remitente: ",
+        "input.missing": "Se esperaba una respuesta y la entrada terminó.",
+        "key.missing": (
+            "Falta la llave de cifrado: define PWRECOVERY_KEY o usa --key-file "
+            "(crea una con «pwrecovery key new»)."
+        ),
+        "key.unreadable": "No se pudo leer el archivo de llave {path}.",
+        "key.exists": "El archivo {path} ya existe; no se sobrescribe.",
+        "key.written": "Llave nueva guardada en {path}; guarda una copia fuera de este equipo.",
+        "ca.unreadable": "No se pudo leer el certificado de la autoridad {path}.",
+        "user.added": "Usuario «{login}» agregado.",
+        "user.line": "{login}\t{role}\t{address}",
+        "user.role.supervisor": "SUPERVISOR",
+        "user.role.user": "usuario",
+        "user.address.none": "sin correo de recuperación",
+        "user.address.pending": "{address} (sin autenticar)",
+        "user.address.verified": "{address}",
+        "address.sent": "Se envió un código de verificación a {address}.",
+        "address.confirmed": "Correo de recuperación autenticado para «{login}».",
+        "sender.saved": "Cuenta remitente {id} guardada: {username} en {host}:{port}.",
+        "sender.line": "{id}\t{owner}\t{username}\t{host}:{port} ({security})\t{verified_at}",
+        "sender.removed": "Cuenta remitente {id} eliminada.",
+        "recover.sent": "Se envió una clave temporal a {address}; es válida hasta el {expires}.",
+        "login.ok": "Acceso correcto.",
+        "login.must_change": (
+            "Ingresaste con una clave temporal (válida hasta el {expires}); "
+            "captura tu nueva clave y confírmala."
+        ),
+        "password.recovered": "Clave recuperada con éxito.",
+        "password.changed": "Clave cambiada.",
+        "check.ready": (
+            "Todo listo: cualquier usuario con correo autenticado puede recuperar su clave."
+        ),
+        "check.no_sender": "No hay ninguna cuenta remitente configurada.",
+        "check.undecryptable": (
+            "La clave de la cuenta remitente {id} no se puede descifrar con esta llave."
+        ),
+        "check.failing": "La cuenta remitente {id} no pudo iniciar sesión: {message}",
+        "check.no_supervisor": "Ningún SUPERVISOR tiene un correo de recuperación autenticado.",
+        "check.user_without_address": (
+            "El usuario «{login}» no tiene un correo de recuperación autenticado."
+        ),
+        "demo.title": (
+            "Demostración de pwrecovery: recuperación de clave por correo, de principio a fin."
+        ),
+        "demo.server": (
+            "Servidor SMTP de prueba en {host}:{port} (STARTTLS, AUTH, certificado propio)."
+        ),
+        "demo.store": "Base de datos temporal: {path}",
+        "demo.users": "Usuarios creados: SUPERVISOR y juan.",
+        "demo.sender_refused": (
+            "Cuenta remitente rechazada al guardarla con una clave incorrecta: {message}"
+        ),
+        "demo.sender_saved": (
+            "Cuenta remitente guardada tras iniciar sesión en el servidor: {username}."
+        ),
+        "demo.address": "Correo de recuperación de {login} autenticado con el código {code}.",
+        "demo.recover": "«Recuperar clave» para juan: correo enviado a {address}.",
+        "demo.mail": (
+            "Correo recibido por el servidor; la clave temporal va sola en su línea: {secret}"
+        ),
+        "demo.temporary": (
+            "Ingreso con la clave temporal: se pide cambiarla (válida hasta el {expires})."
+        ),
+        "demo.changed": "Nueva clave capturada y confirmada: «clave recuperada con éxito».",
+        "demo.old_refused": "La clave temporal ya no sirve: {message}",
+        "demo.signed_in": "Ingreso con la nueva clave: correcto.",
+        "demo.notice": "Aviso de cambio de clave enviado a {address}.",
+        "demo.audit": "Bitácora de juan:",
+        "demo.ok": "Todos los pasos se comportaron como debían.",
+        "demo.failed": "Un paso no se comportó como debía: {step}",
+        "demo.missing_aiosmtpd": (
+            "La demostración necesita aiosmtpd: pip install 'pwrecovery[testing]'."
+        ),
+    },
+    "en": {
+        "prompt.password": "Password: ",
+        "prompt.new_password": "New password: ",
+        "prompt.confirm_password": "Confirm password: ",
+        "prompt.current_password": "Current password: ",
+        "prompt.code": "Verification code: ",
+        "prompt.sender_password": "Sender account password: ",
+        "input.missing": "An answer was expected and the input ended.",
+        "key.missing": (
+            "The encryption key is missing: set PWRECOVERY_KEY or use --key-file "
+            "(make one with “pwrecovery key new”)."
+        ),
+        "key.unreadable": "The key file {path} could not be read.",
+        "key.exists": "The file {path} already exists; it is not overwritten.",
+        "key.written": "New key saved in {path}; keep a copy off this machine.",
+        "ca.unreadable": "The certificate authority file {path} could not be read.",
+        "user.added": "User “{login}” added.",
+        "user.line": "{login}\t{role}\t{address}",
+        "user.role.supervisor": "SUPERVISOR",
+        "user.role.user": "user",
+        "user.address.none": "no recovery address",
+        "user.address.pending": "{address} (not verified)",
+        "user.address.verified": "{address}",
+        "address.sent": "A verification code was sent to {address}.",
+        "address.confirmed": "Recovery address verified for “{login}”.",
+        "sender.saved": "Sender account {id} saved: {username} at {host}:{port}.",
+        "sender.line": "{id}\t{owner}\t{username}\t{host}:{port} ({security})\t{verified_at}",
+        "sender.removed": "Sender account {id} removed.",
+        "recover.sent": "A temporary password was sent to {address}; it is valid until {expires}.",
+        "login.ok": "Signed in.",
+        "login.must_change": (
+            "You signed in with a temporary password (valid until {expires}); "
+            "enter your new password and confirm it."
+        ),
+        "password.recovered": "Password recovered successfully.",
+        "password.changed": "Password changed.",
+        "check.ready": "All set: any user with a verified address can recover their password.",
+        "check.no_sender": "No sender account is configured.",
+        "check.undecryptable": (
+            "The password of sender account {id} cannot be decrypted with this key."
+        ),
+        "check.failing": "Sender account {id} could not sign in: {message}",
+        "check.no_supervisor": "No SUPERVISOR has a verified recovery address.",
+        "check.user_without_address": "The user “{login}” has no verified recovery address.",
+        "demo.title": "pwrecovery demo: password recovery by e-mail, end to end.",
+        "demo.server": "Test SMTP server at {host}:{port} (STARTTLS, AUTH, its own certificate).",
+        "demo.store": "Temporary database: {path}",
+        "demo.users": "Users created: SUPERVISOR and juan.",
+        "demo.sender_refused": "Sender account refused on save with a wrong password: {message}",
+        "demo.sender_saved": "Sender account saved after signing in to the server: {username}.",
+        "demo.address": "Recovery address of {login} verified with the code {code}.",
+        "demo.recover": "“Recover password” for juan: mail sent to {address}.",
+        "demo.mail": "Mail received by the server; the temporary password stands alone: {secret}",
+        "demo.temporary": "Signed in with the temporary password: a change is required "
+        "(valid until {expires}).",
+        "demo.changed": "New password entered and confirmed: “password recovered successfully”.",
+        "demo.old_refused": "The temporary password no longer works: {message}",
+        "demo.signed_in": "Signed in with the new password.",
+        "demo.notice": "Password-changed notice sent to {address}.",
+        "demo.audit": "Audit trail of juan:",
+        "demo.ok": "Every step behaved as it should.",
+        "demo.failed": "A step did not behave as it should: {step}",
+        "demo.missing_aiosmtpd": "The demo needs aiosmtpd: pip install 'pwrecovery[testing]'.",
+    },
+}

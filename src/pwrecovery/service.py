@@ -34,6 +34,7 @@ from pwrecovery.domain.model import (
     LoginStatus,
     PendingVerification,
     Purpose,
+    Readiness,
     RecoverySent,
     SenderAccount,
     SenderRecord,
@@ -67,6 +68,7 @@ from pwrecovery.errors import (
     PwRecoveryError,
     RateLimited,
     RecoveryEmailMissing,
+    SecretUndecryptable,
     SenderCredentialsEmpty,
     TemporaryPasswordExpired,
     TooManyAttempts,
@@ -602,6 +604,34 @@ class RecoveryService:
     def senders(self) -> list[SenderAccount]:
         """Every sender account, in the order a request by nobody in particular tries them."""
         return [record.account for record in order_senders(self._store.list_senders(), None)]
+
+    @_localized
+    def readiness(self, *, verify_senders: bool = False) -> Readiness:
+        """What would stop a recovery right now: no usable sender, no supervisor address,
+        users without a verified address. With ``verify_senders`` every sender logs in."""
+        senders = order_senders(self._store.list_senders(), None)
+        undecryptable: list[str] = []
+        failing: list[tuple[str, str]] = []
+        for record in senders:
+            try:
+                password = self._box.decrypt(record.secret, record.account.id)
+            except SecretUndecryptable:
+                undecryptable.append(record.account.id)
+                continue
+            if verify_senders:
+                try:
+                    self._mailer.verify(record.account.settings, password)
+                except PwRecoveryError as error:
+                    failing.append((record.account.id, error.code))
+        return Readiness(
+            senders=tuple(record.account.id for record in senders),
+            undecryptable_senders=tuple(undecryptable),
+            failing_senders=tuple(failing),
+            supervisor_ready=self._store.has_verified_supervisor(),
+            users_without_address=tuple(
+                user.login for user in self._store.list_users() if not user.has_verified_address
+            ),
+        )
 
     @_localized
     def remove_sender(self, sender_id: str, *, origin: str | None = None) -> None:

@@ -182,6 +182,31 @@ class LoginResult:
 
 
 @attrs.frozen
+class Readiness:
+    """What would stop a recovery right now (``RecoveryService.readiness()``).
+
+    ``failing_senders`` holds ``(sender id, error code)`` pairs, filled only
+    when the senders were asked to log in.
+    """
+
+    senders: tuple[str, ...]
+    undecryptable_senders: tuple[str, ...]
+    failing_senders: tuple[tuple[str, str], ...]
+    supervisor_ready: bool
+    users_without_address: tuple[str, ...]
+
+    @property
+    def usable_senders(self) -> tuple[str, ...]:
+        broken = set(self.undecryptable_senders) | {sender for sender, _ in self.failing_senders}
+        return tuple(sender for sender in self.senders if sender not in broken)
+
+    @property
+    def ready(self) -> bool:
+        """Whether a user with a verified address could recover now."""
+        return bool(self.usable_senders) and self.supervisor_ready
+
+
+@attrs.frozen
 class RecoverySent:
     masked_address: str
     expires_at: datetime

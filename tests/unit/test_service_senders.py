@@ -11,6 +11,7 @@ from tests.helpers import (
     USER_PASSWORD,
     sender_settings,
     temporary_password_in,
+    verification_code_in,
 )
 
 
@@ -213,3 +214,31 @@ def test_configuration_is_shared_through_the_store(
     other_workstation = make_service()
     other_workstation.request_recovery("juan")
     assert "smtp.empresa.mx" == mailer.sent_through[-1].host
+
+
+def test_readiness(
+    make_service: ServiceFactory, service: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """readiness() names what would stop a recovery: senders, supervisor address, users."""
+    blank = service.readiness()
+    assert (False, (), False) == (blank.ready, blank.senders, blank.supervisor_ready)
+    assert ("juan", "SUPERVISOR") == blank.users_without_address
+    account = service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    service.set_recovery_email("SUPERVISOR", "s@empresa.mx")
+    service.confirm_recovery_email("SUPERVISOR", verification_code_in(mailer.outbox[-1]))
+    ready = service.readiness()
+    assert (True, (account.id,), ("juan",)) == (
+        ready.ready,
+        ready.usable_senders,
+        ready.users_without_address,
+    )
+    assert (account.id,) == make_service(
+        secret_key=pr.generate_key()
+    ).readiness().undecryptable_senders
+    mailer.passwords["envios@empresa.mx"] = "changed on the server"
+    assert ready == service.readiness()  # no login unless asked
+    checked = service.readiness(verify_senders=True)
+    assert (False, ((account.id, "sender_auth_failed"),)) == (
+        checked.ready,
+        checked.failing_senders,
+    )

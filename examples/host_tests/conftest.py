@@ -1,0 +1,3 @@
+"""A host's conftest.py: enable pwrecovery's fixtures."""
+
+pytest_plugins = ["pwrecovery.testing.plugin"]

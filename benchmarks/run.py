@@ -1,0 +1,282 @@
+"""Benchmarks of pwrecovery: prints each figure as a ratio against its target.
+
+Run from the repository root, after ``pip install -e '.[dev]'``::
+
+    python benchmarks/run.py            # the figures of docs/performance.md
+    python benchmarks/run.py --quick    # fewer rounds, for a smoke run
+
+Ratios, not seconds, so that the figures mean the same on any machine:
+
+1. ``authenticate`` / one Argon2id verify (default parameters), on SQLite.
+2. ``request_recovery`` / (one Argon2id hash + one STARTTLS send to a loopback
+   SMTP server), on SQLite.
+3. median at 100,000 users / median at 100 users, on SQLite, for
+   ``authenticate`` and ``request_recovery`` with a cheap hasher (so that the
+   store, not the KDF, is what is measured).
+4. sign-ins per second of 2 processes on one SQLite file / the 2-core KDF
+   ceiling (2 / one verify).
+
+Exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import attrs
+
+import pwrecovery as pr
+from pwrecovery.adapters import sqlite as sqlite_adapter
+from pwrecovery.domain.logins import login_key
+from pwrecovery.domain.mail import MailContent, compose
+from pwrecovery.testing import cheap_hasher
+from pwrecovery.testing.smtp import SmtpServer, make_certificates, running_smtp_server
+
+PASSWORD = "Caballo azul 77"
+SMTP_USER, SMTP_PASSWORD = "envios@empresa.mx", "clave-smtp"
+NO_LIMITS = pr.Policy(recovery_requests_per_window=10**9, max_failed_sign_ins=10**9)
+
+
+def median_seconds(action: Callable[[], object], rounds: int) -> float:
+    action()  # warm up
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def ratio_of_medians(
+    measured: Callable[[], object], reference: Callable[[], object], rounds: int
+) -> float:
+    """median(measured) / median(reference), timed in alternating turns so that drift of
+    the machine (caches, clock speed, other load) falls on both alike."""
+    measured()
+    reference()
+    times: tuple[list[float], list[float]] = ([], [])
+    for turn in range(rounds):
+        pair = ((0, measured), (1, reference)) if turn % 2 else ((1, reference), (0, measured))
+        for slot, action in pair:
+            started = time.perf_counter()
+            action()
+            times[slot].append(time.perf_counter() - started)
+    return statistics.median(times[0]) / statistics.median(times[1])
+
+
+@contextmanager
+def smtp(folder: Path) -> Iterator[tuple[SmtpServer, pr.SmtpMailer]]:
+    certificates = make_certificates(folder)
+    with running_smtp_server("starttls", certificates, {SMTP_USER: SMTP_PASSWORD}) as server:
+        yield server, pr.SmtpMailer(timeout=10.0, ssl_context=certificates.client_context())
+
+
+def ready_service(
+    path: Path,
+    mailer: pr.Mailer,
+    server: SmtpServer | None,
+    hasher: pr.PasswordHasher | None = None,
+    key: str | None = None,
+) -> pr.RecoveryService:
+    """SUPERVISOR and juan with verified addresses, a sender; on a SQLite file."""
+    service = pr.RecoveryService(
+        store=pr.SqliteStore(path),
+        mailer=mailer,
+        secret_key=key or pr.generate_key(),
+        hasher=hasher,
+        policy=NO_LIMITS,
+    )
+    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
+    service.add_user("juan", PASSWORD)
+    settings = (
+        server.settings(SMTP_USER)
+        if server is not None
+        else pr.SenderSettings("smtp.empresa.mx", 587, pr.Security.STARTTLS, SMTP_USER, SMTP_USER)
+    )
+    service.configure_sender("SUPERVISOR", settings, SMTP_PASSWORD)
+    store = pr.SqliteStore(path)
+    for login in ("supervisor", "juan"):
+        record = store.get_user(login)
+        assert record is not None
+        # Setup only: mark the address verified without the mail round trip.
+        verified = attrs.evolve(
+            record, recovery_email=f"{login}@empresa.mx", recovery_email_verified=True
+        )
+        store.update_user(verified, expected_version=record.version)
+    store.close()
+    return service
+
+
+def bulk_users(path: Path, count: int) -> None:
+    """Add ``count`` users (and their audit events) in one transaction, as a big catalog."""
+    hashed = cheap_hasher().hash(PASSWORD)
+    now = datetime.now(UTC)
+    placeholders = ", ".join("?" for _ in sqlite_adapter._USER_COLUMNS)
+    columns = ", ".join(sqlite_adapter._USER_COLUMNS)
+    rows = []
+    events = []
+    for number in range(count):
+        login = f"usuario{number:06d}"
+        record = pr.UserRecord(login=login, key=login_key(login), password_hash=hashed)
+        rows.append(sqlite_adapter._user_row(record, 1))
+        events.append(sqlite_adapter._event_row(pr.AuditEvent("user_added", login, now)))
+    with sqlite3.connect(path) as connection:
+        connection.executemany(f"INSERT INTO users ({columns}) VALUES ({placeholders})", rows)  # noqa: S608
+        connection.executemany(
+            "INSERT INTO audit (kind, login, login_key, at, origin, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            events,
+        )
+
+
+def bench_authenticate(folder: Path, rounds: int) -> float:
+    service = ready_service(folder / "auth.db", pr.RecordingMailer(), None)
+    hasher = pr.Argon2idHasher()
+    encoded = hasher.hash(PASSWORD)
+    return ratio_of_medians(
+        lambda: service.authenticate("juan", PASSWORD),
+        lambda: hasher.verify(encoded, PASSWORD),
+        rounds,
+    )
+
+
+def bench_request_recovery(folder: Path, rounds: int) -> float:
+    with smtp(folder) as (server, mailer):
+        service = ready_service(folder / "recovery.db", mailer, server)
+        hasher = pr.Argon2idHasher()
+        settings = server.settings(SMTP_USER)
+        content = MailContent(
+            purpose=pr.Purpose.TEMPORARY_PASSWORD,
+            to_address="juan@empresa.mx",
+            to_name="",
+            login="juan",
+            secret="Ab3dEf7hJk9m",
+            expires_at=datetime.now(UTC),
+        )
+
+        def baseline() -> None:
+            hasher.hash("Ab3dEf7hJk9m")
+            message = compose(content, settings, now=datetime.now(UTC), message_token="0" * 32)
+            mailer.send(settings, SMTP_PASSWORD, message)
+
+        ratio = ratio_of_medians(lambda: service.request_recovery("juan"), baseline, rounds)
+        server.outbox.clear()
+    return ratio
+
+
+def bench_scale(folder: Path, rounds: int, big: int) -> dict[str, float]:
+    """The same operations on a 100-user and a ``big``-user store, measured in turns so
+    that drift of the machine (caches, clock speed) falls on both alike."""
+    services = {}
+    for size in (100, big):
+        path = folder / f"scale-{size}.db"
+        services[size] = ready_service(path, pr.RecordingMailer(), None, hasher=cheap_hasher())
+        bulk_users(path, size - 2)
+    operations: dict[str, Callable[[pr.RecoveryService], object]] = {
+        "authenticate": lambda s: s.authenticate("juan", PASSWORD),
+        "request_recovery": lambda s: s.request_recovery("juan"),
+    }
+    return {
+        name: ratio_of_medians(
+            lambda op=operation: op(services[big]),
+            lambda op=operation: op(services[100]),
+            rounds * 20,
+        )
+        for name, operation in operations.items()
+    }
+
+
+def _sign_in_worker(
+    path: Path, key: str, count: int, barrier: Barrier, results: Queue[tuple[float, float]]
+) -> None:
+    service = pr.RecoveryService(
+        store=pr.SqliteStore(path), mailer=pr.RecordingMailer(), secret_key=key, policy=NO_LIMITS
+    )
+    service.authenticate("juan", PASSWORD)  # warm up
+    barrier.wait()
+    started = time.monotonic()
+    for _ in range(count):
+        service.authenticate("juan", PASSWORD)
+    results.put((started, time.monotonic()))
+
+
+def bench_two_processes(folder: Path, rounds: int) -> float:
+    key = pr.generate_key()
+    path = folder / "two.db"
+    ready_service(path, pr.RecordingMailer(), None, key=key)
+    hasher = pr.Argon2idHasher()
+    encoded = hasher.hash(PASSWORD)
+    verify = median_seconds(lambda: hasher.verify(encoded, PASSWORD), rounds)
+    context = multiprocessing.get_context("spawn")
+    results: Queue[tuple[float, float]] = context.Queue()
+    barrier = context.Barrier(2)
+    count = rounds * 2
+    workers = [
+        context.Process(target=_sign_in_worker, args=(path, key, count, barrier, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    spans = [results.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
+    throughput = 2 * count / elapsed
+    ceiling = 2 / verify
+    return throughput / ceiling
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, 10,000 users")
+    args = parser.parse_args()
+    rounds = 10 if args.quick else 40
+    big = 10_000 if args.quick else 100_000
+    with tempfile.TemporaryDirectory(prefix="pwrecovery-bench-") as name:
+        folder = Path(name)
+        scale = bench_scale(folder, rounds, big)
+        figures = [
+            ("authenticate / one Argon2id verify", bench_authenticate(folder, rounds), "<=", 1.10),
+            (
+                "request_recovery / (one hash + one loopback STARTTLS send)",
+                bench_request_recovery(folder, rounds),
+                "<=",
+                1.15,
+            ),
+            (f"authenticate median, {big:,} users / 100 users", scale["authenticate"], "<=", 1.2),
+            (
+                f"request_recovery median, {big:,} users / 100 users",
+                scale["request_recovery"],
+                "<=",
+                1.2,
+            ),
+            (
+                "2 processes on one SQLite file / 2-core KDF ceiling",
+                bench_two_processes(folder, rounds),
+                ">=",
+                0.8,
+            ),
+        ]
+    missed = 0
+    for label, value, sense, target in figures:
+        met = value <= target if sense == "<=" else value >= target
+        missed += not met
+        verdict = "ok" if met else "MISSED"
+        print(f"{label:<62} {value:6.3f}  (target {sense} {target:.2f})  {verdict}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

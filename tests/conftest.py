@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import settings
 
 import pwrecovery as pr
 from tests.helpers import (
@@ -17,6 +18,10 @@ from tests.helpers import (
 )
 
 pytest_plugins = ["pwrecovery.testing.plugin"]
+
+# No per-example deadline: a loaded CI machine must not turn a slow example into a failure.
+settings.register_profile("pwrecovery", deadline=None)
+settings.load_profile("pwrecovery")
 
 ServiceFactory = Callable[..., pr.RecoveryService]
 

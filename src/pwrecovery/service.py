@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Concatenate, Final, Generic, ParamSpec, TypeVar, cast
@@ -164,6 +165,10 @@ class RecoveryService:
         # The one seam for randomness; secrets is a CSPRNG.
         self._randbelow: Callable[[int], int] = secrets.randbelow
         self._token: Callable[[int], str] = secrets.token_hex
+        # The seams for waiting (uniform mode's response time); a ManualClock's sleep is used
+        # when the clock has one, so tests do not wait.
+        self._monotonic: Callable[[], float] = time.monotonic
+        self._sleep: Callable[[float], None] = getattr(self._clock, "sleep", time.sleep)
 
     def __repr__(self) -> str:
         return f"RecoveryService(store={self._store!r}, locale={self.locale!r})"
@@ -190,10 +195,22 @@ class RecoveryService:
     ) -> AuditEvent:
         return AuditEvent(kind=kind, login=login, at=now, origin=origin, detail=detail)
 
-    def _transact(self, key: str | None, decide: Callable[[UserRecord | None], _Outcome[T]]) -> T:
-        """Decide on the current record and store the result; decide again if it raced."""
-        for _ in range(_MAX_TRANSACTION_ATTEMPTS):
-            current = self._store.get_user(key) if key is not None else None
+    def _transact(
+        self,
+        key: str | None,
+        decide: Callable[[UserRecord | None], _Outcome[T]],
+        read: UserRecord | None = None,
+    ) -> T:
+        """Decide on the current record and store the result; decide again if it raced.
+
+        ``read`` is a record the caller has just read: the first decision uses it
+        instead of reading again, and the conditional write still catches a race.
+        """
+        for attempt in range(_MAX_TRANSACTION_ATTEMPTS):
+            if attempt == 0 and read is not None:
+                current: UserRecord | None = read
+            else:
+                current = self._store.get_user(key) if key is not None else None
             outcome = decide(current)
             if current is None or outcome.record is None or outcome.record == current:
                 if outcome.events:
@@ -298,6 +315,17 @@ class RecoveryService:
             )
         )
         return _Delivery(None, tuple(events), len(candidates))
+
+    def _rehearse(self, candidates: list[SenderRecord]) -> None:
+        """The network work of a delivery without a mail: log in to the senders in order
+        until one accepts, as ``_deliver`` would send until one does."""
+        for record in candidates:
+            try:
+                password = self._box.decrypt(record.secret, record.account.id)
+                self._mailer.verify(record.account.settings, password)
+            except PwRecoveryError:
+                continue
+            return
 
     def _content(
         self,
@@ -666,13 +694,28 @@ class RecoveryService:
     def request_recovery(self, login: str, *, origin: str | None = None) -> RecoverySent:
         """ "Recuperar clave": mail a temporary password to the verified recovery address.
 
-        In ``disclosure="uniform"`` mode every login gets the same answer and
-        the same work is done; only a missing sender configuration is reported.
+        In ``disclosure="uniform"`` mode every login gets the same answer, the same
+        work is done, and the answer takes at least ``Policy.uniform_response_time``;
+        only a missing sender configuration is reported.
         """
+        if self._policy.disclosure != "uniform":
+            return self._request_recovery(login, origin)
+        started = self._monotonic()
+        try:
+            return self._request_recovery(login, origin)
+        finally:
+            remaining = self._policy.uniform_response_time.total_seconds() - (
+                self._monotonic() - started
+            )
+            if remaining > 0:
+                self._sleep(remaining)
+
+    def _request_recovery(self, login: str, origin: str | None) -> RecoverySent:
         now = self._now()
         uniform = self._policy.disclosure == "uniform"
         key = _key_or_none(login)
-        record = self._store.get_user(key) if key is not None else None
+        # Read even for a malformed login (no stored key is empty): the same work for all.
+        record = self._store.get_user(key if key is not None else "")
         refusal = self._recovery_refusal(record, login, now)
         shown = record.login if record is not None else printable_identifier(login)
         candidates = order_senders(self._store.list_senders(), shown if record else None)
@@ -701,6 +744,8 @@ class RecoveryService:
         )
         generic = RecoverySent(masked_address=GENERIC_MASK, expires_at=credential.expires_at)
         if refusal is not None or record is None or record.recovery_email is None:
+            # Uniform mode: log in to a sender as a real delivery would, and send nothing.
+            self._rehearse(candidates)
             reason = refusal.code if refusal is not None else RecoveryEmailMissing.code
             self._store.append_audit(
                 (self._event("recovery_refused", shown, now, origin, reason=reason),)
@@ -711,12 +756,12 @@ class RecoveryService:
             Purpose.TEMPORARY_PASSWORD, record, address, password, credential.expires_at
         )
         delivery = self._deliver(content, now, origin, candidates)
-        if delivery.account is None:
-            self._transact(record.key, self._recovery_outcome(None, delivery.events, now, origin))
-            if uniform:
-                return generic
+        issued = credential if delivery.account is not None else None
+        self._transact(
+            record.key, self._recovery_outcome(issued, delivery.events, now, origin), record
+        )
+        if delivery.account is None and not uniform:
             raise delivery.failure()
-        self._transact(record.key, self._recovery_outcome(credential, delivery.events, now, origin))
         if uniform:
             return generic
         return RecoverySent(masked_address=mask_address(address), expires_at=credential.expires_at)

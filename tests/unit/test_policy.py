@@ -303,3 +303,12 @@ def test_has_verified_address_needs_both(
         recovery_email_verified=verified,
     )
     assert expected == record.has_verified_address
+
+
+def test_uniform_response_time() -> None:
+    """Uniform mode waits 1 s by default; zero is allowed, negative or non-timedelta is not."""
+    assert timedelta(seconds=1) == pr.Policy().uniform_response_time
+    assert timedelta(0) == pr.Policy(uniform_response_time=timedelta(0)).uniform_response_time
+    for bad in (timedelta(seconds=-1), 1, None):
+        with pytest.raises(pr.InvalidConfiguration):
+            pr.Policy(uniform_response_time=bad)  # type: ignore[arg-type]

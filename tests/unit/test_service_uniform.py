@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 
 import pwrecovery as pr
@@ -12,10 +15,13 @@ from tests.helpers import (
     temporary_password_in,
 )
 
+# No response-time floor here: these tests count answers and mails, not time.
+UNIFORM = pr.Policy(disclosure="uniform", uniform_response_time=timedelta(0))
+
 
 @pytest.fixture
 def uniform(make_service: ServiceFactory, ready: pr.RecoveryService) -> pr.RecoveryService:
-    return make_service(policy=pr.Policy(disclosure="uniform"))
+    return make_service(policy=UNIFORM)
 
 
 def test_same_answer_for_every_login(
@@ -67,9 +73,46 @@ def test_uniform_reports_missing_configuration(
     make_service: ServiceFactory, service: pr.RecoveryService
 ) -> None:
     """No sender at all is a configuration fault, the same for every login: it is reported."""
-    uniform = make_service(policy=pr.Policy(disclosure="uniform"))
+    uniform = make_service(policy=UNIFORM)
     for login in ("juan", "nadie"):
         with pytest.raises(pr.NoSenderConfigured):
             uniform.request_recovery(login)
     uniform.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
     assert "***@***" == uniform.request_recovery("nadie").masked_address
+
+
+def test_uniform_answers_take_the_response_time(
+    make_service: ServiceFactory, ready: pr.RecoveryService
+) -> None:
+    """Every uniform answer takes at least Policy.uniform_response_time, whoever asks."""
+    floor = timedelta(milliseconds=80)
+    uniform = make_service(
+        policy=pr.Policy(disclosure="uniform", uniform_response_time=floor), clock=pr.SystemClock()
+    )
+    for login in ("juan", "nadie", ""):
+        started = time.monotonic()
+        uniform.request_recovery(login)
+        assert time.monotonic() - started >= floor.total_seconds()
+
+
+def test_manual_clock_waits_without_blocking(
+    make_service: ServiceFactory, ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """With a ManualClock the wait moves the clock instead of blocking the test."""
+    uniform = make_service(
+        policy=pr.Policy(disclosure="uniform", uniform_response_time=timedelta(hours=1))
+    )
+    before = clock.now()
+    started = time.monotonic()
+    uniform.request_recovery("nadie")
+    assert time.monotonic() - started < 5
+    assert timedelta(minutes=59) < clock.now() - before <= timedelta(hours=1)
+
+
+def test_detailed_mode_does_not_wait(
+    make_service: ServiceFactory, ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """The floor belongs to uniform mode only."""
+    before = clock.now()
+    make_service().request_recovery("juan")
+    assert before == clock.now()

@@ -175,3 +175,7 @@ class ManualClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment
+
+    def sleep(self, seconds: float) -> None:
+        """Waiting on a manual clock moves it forward instead of blocking."""
+        self._now += timedelta(seconds=seconds)

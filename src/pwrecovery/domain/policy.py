@@ -20,6 +20,13 @@ def _positive_duration(_instance: object, attribute: attrs.Attribute[Any], value
         raise InvalidConfiguration(attribute.name, "it must be a positive timedelta")
 
 
+def _non_negative_duration(
+    _instance: object, attribute: attrs.Attribute[Any], value: object
+) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise InvalidConfiguration(attribute.name, "it must be a timedelta of zero or more")
+
+
 def _positive_count(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidConfiguration(attribute.name, "it must be a positive whole number")
@@ -65,6 +72,11 @@ class Policy:
     password_max_length: int = attrs.field(default=128, validator=_positive_count)
     disclosure: Literal["detailed", "uniform"] = attrs.field(
         default="detailed", validator=_disclosure
+    )
+    # In uniform mode, request_recovery takes at least this long, so that what the work
+    # cannot make equal (a mail sent or not, its server's pace) does not show in the time.
+    uniform_response_time: timedelta = attrs.field(
+        default=timedelta(seconds=1), validator=_non_negative_duration
     )
 
     def __attrs_post_init__(self) -> None:

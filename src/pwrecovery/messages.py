@@ -296,6 +296,17 @@ MAILS: Final[dict[str, dict[str, dict[str, str | tuple[str, ...]]]]] = {
                 "«Recuperar clave» en la ventana de ingreso y avisa al SUPERVISOR.",
             ),
         },
+        "recovery-address-changed": {
+            "subject": "Cambio de tu correo de recuperación",
+            "paragraphs": (
+                "Hola, {name}:",
+                "El {when} se pidió cambiar el correo de recuperación del usuario «{login}» "
+                "a {address}. Desde que se autentique, las claves temporales ya no llegarán "
+                "a esta dirección.",
+                "Si fuiste tú, no necesitas hacer nada. Si no fuiste tú, avisa al SUPERVISOR "
+                "de inmediato.",
+            ),
+        },
     },
     "en": {
         "temporary-password": {
@@ -329,6 +340,17 @@ MAILS: Final[dict[str, dict[str, dict[str, str | tuple[str, ...]]]]] = {
                 "The password of the user “{login}” was changed on {when}.",
                 "If it was you, there is nothing to do. If it was not you, use the "
                 "“Recover password” button at the sign-in window and tell the SUPERVISOR.",
+            ),
+        },
+        "recovery-address-changed": {
+            "subject": "Your recovery e-mail address is being changed",
+            "paragraphs": (
+                "Hello {name},",
+                "On {when} someone asked to change the recovery e-mail address of the user "
+                "“{login}” to {address}. Once it is verified, temporary passwords will no "
+                "longer come to this address.",
+                "If it was you, there is nothing to do. If it was not you, tell the "
+                "SUPERVISOR at once.",
             ),
         },
     },

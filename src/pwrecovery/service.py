@@ -414,6 +414,14 @@ class RecoveryService:
             )
 
         self._transact(record.key, decide)
+        old = record.recovery_email
+        if record.recovery_email_verified and old is not None and old != normalized:
+            # The verified address hears of the change, so a hijack does not go unnoticed.
+            notice = attrs.evolve(
+                self._content(Purpose.ADDRESS_CHANGED, record, old),
+                new_address=mask_address(normalized),
+            )
+            self._notify(notice, now, origin)
         return normalized
 
     @_localized
@@ -509,7 +517,9 @@ class RecoveryService:
             return _Outcome(changed, (event,), value=changed)
 
         changed = self._transact(key, decide)
-        self._notify_password_changed(changed, now, origin)
+        if changed.has_verified_address and changed.recovery_email is not None:
+            notice = self._content(Purpose.PASSWORD_CHANGED, changed, changed.recovery_email)
+            self._notify(notice, now, origin)
 
     def _check_credentials(
         self,
@@ -553,12 +563,8 @@ class RecoveryService:
         event = self._event(f"{action}_failed", record.login, now, origin, **detail)
         return _Outcome(failed, (event,), error=InvalidCredentials())
 
-    def _notify_password_changed(
-        self, record: UserRecord, now: datetime, origin: str | None
-    ) -> None:
-        if not record.has_verified_address or record.recovery_email is None:
-            return
-        content = self._content(Purpose.PASSWORD_CHANGED, record, record.recovery_email)
+    def _notify(self, content: MailContent, now: datetime, origin: str | None) -> None:
+        """Send a notice (no secret) best-effort: a failure is audited, never raised."""
         try:
             delivery = self._deliver(content, now, origin)
         except NoSenderConfigured:
@@ -568,7 +574,14 @@ class RecoveryService:
             reason = DeliveryFailed.code if delivery.attempts else NoSenderConfigured.code
             events = (
                 *events,
-                self._event("notice_failed", record.login, now, origin, reason=reason),
+                self._event(
+                    "notice_failed",
+                    content.login,
+                    now,
+                    origin,
+                    purpose=content.purpose.value,
+                    reason=reason,
+                ),
             )
         self._store.append_audit(events)
 

@@ -28,6 +28,7 @@ SECRETS = {
     pr.Purpose.TEMPORARY_PASSWORD: "Abc234defGHJ",
     pr.Purpose.EMAIL_VERIFICATION: "48215937",
     pr.Purpose.PASSWORD_CHANGED: None,
+    pr.Purpose.ADDRESS_CHANGED: None,
 }
 LOCALES = list(messages.LOCALES)
 RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
@@ -263,3 +264,10 @@ def test_name_falls_back_to_login_in_the_greeting() -> None:
     """Without a display name, the greeting uses the login."""
     text = text_of(_compose(_content(pr.Purpose.TEMPORARY_PASSWORD, "en", to_name="")))
     assert "Hello juan," == text.splitlines()[0]
+
+
+@pytest.mark.parametrize("purpose", [p for p in pr.Purpose if not p.carries_secret], ids=str)
+def test_notices_refuse_a_secret(purpose: pr.Purpose) -> None:
+    """No notice (password changed, address changed) can carry a secret."""
+    with pytest.raises(ValueError, match="carries no secret"):
+        _compose(_content(purpose, secret="Abc234defGHJ"))

@@ -198,3 +198,42 @@ def test_catalog_change_with_ordinary_password(
     """§1.4: the same change_password serves a user changing their password in the catalog."""
     catalog.change_password("juan", USER_PASSWORD, "Mi nueva clave 2026", "Mi nueva clave 2026")
     assert pr.LoginStatus.OK == catalog.authenticate("juan", "Mi nueva clave 2026").status
+
+
+def test_changing_a_verified_address_notifies_the_old_one(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """A change of recovery address tells the verified address, without the code."""
+    catalog.set_recovery_email("juan", "juan@empresa.mx")
+    catalog.confirm_recovery_email("juan", verification_code_in(mailer.outbox[-1]))
+    catalog.set_recovery_email("juan", "otro@empresa.mx")
+    verification, notice = mailer.outbox[-2:]
+    code = verification_code_in(verification)
+    assert ("email-verification", "recovery-address-changed") == (
+        verification["X-PwRecovery-Purpose"],
+        notice["X-PwRecovery-Purpose"],
+    )
+    assert "<juan@empresa.mx>" in notice["To"]
+    assert "o***@empresa.mx" in text_of(notice)
+    assert code not in text_of(notice)
+    assert "otro@empresa.mx" not in text_of(notice)
+
+
+def test_a_first_address_sends_no_notice(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """With no verified address before, only the verification mail goes out."""
+    catalog.set_recovery_email("juan", "juan@empresa.mx")
+    catalog.set_recovery_email("juan", "otro@empresa.mx")  # the first was never verified
+    assert ["email-verification"] * 2 == [m["X-PwRecovery-Purpose"] for m in mailer.outbox]
+
+
+def test_catalog_change_sends_the_notice(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """A password changed from the catalog is announced like a recovered one."""
+    catalog.set_recovery_email("juan", "juan@empresa.mx")
+    catalog.confirm_recovery_email("juan", verification_code_in(mailer.outbox[-1]))
+    catalog.change_password("juan", USER_PASSWORD, "Mi nueva clave 2026", "Mi nueva clave 2026")
+    assert "password-changed" == mailer.outbox[-1]["X-PwRecovery-Purpose"]
+    assert "Mi nueva clave 2026" not in text_of(mailer.outbox[-1])

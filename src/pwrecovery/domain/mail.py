@@ -30,6 +30,7 @@ class MailContent:
     secret: str | None = attrs.field(default=None, repr=False)
     expires_at: datetime | None = None
     locale: str = messages.DEFAULT_LOCALE
+    new_address: str = ""  # masked; for the recovery-address-changed notice
 
 
 def _address(display_name: str, addr_spec: str, field: str) -> Address:
@@ -51,6 +52,7 @@ def _paragraphs(content: MailContent, now: datetime) -> list[str]:
         "secret": content.secret or "",
         "expires": messages.format_utc(content.expires_at) if content.expires_at else "",
         "when": messages.format_utc(now),
+        "address": content.new_address,
     }
     return [text.format(**values) for text in texts]
 
@@ -76,8 +78,8 @@ def compose(
     Every header value is checked by ``check_header_value``; the secret, when
     there is one, stands alone on its own line of the text part.
     """
-    if content.purpose is Purpose.PASSWORD_CHANGED and content.secret is not None:
-        msg = "the password-changed notice carries no secret"
+    if not content.purpose.carries_secret and content.secret is not None:
+        msg = f"the {content.purpose.value} notice carries no secret"
         raise ValueError(msg)
     mail_texts = messages.MAILS[content.locale][content.purpose.value]
     subject = str(mail_texts["subject"])

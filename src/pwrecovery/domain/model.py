@@ -34,6 +34,11 @@ class Purpose(enum.StrEnum):
     TEMPORARY_PASSWORD = "temporary-password"  # noqa: S105 (a purpose, not a secret)
     EMAIL_VERIFICATION = "email-verification"
     PASSWORD_CHANGED = "password-changed"  # noqa: S105 (a purpose, not a secret)
+    ADDRESS_CHANGED = "recovery-address-changed"
+
+    @property
+    def carries_secret(self) -> bool:
+        return self in {Purpose.TEMPORARY_PASSWORD, Purpose.EMAIL_VERIFICATION}
 
 
 def _port(_instance: object, _attribute: object, value: int) -> None:

@@ -71,6 +71,7 @@ EXIT_CODES: Final[Mapping[str, int]] = {
     errors.StoreUnavailable.code: 32,
     errors.StoreSchemaTooNew.code: 33,
     errors.InvalidConfiguration.code: 34,
+    errors.StoreDamaged.code: 35,
 }
 
 

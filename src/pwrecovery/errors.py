@@ -31,6 +31,7 @@ error message ever holds a secret.
     ├── ConcurrentModification       concurrent_modification
     ├── StoreUnavailable             store_unavailable
     ├── StoreSchemaTooNew            store_schema_too_new     .found .supported
+    ├── StoreDamaged                 store_damaged            .table
     └── InvalidConfiguration         invalid_configuration    .setting (also a ValueError)
 """
 
@@ -303,6 +304,16 @@ class StoreSchemaTooNew(PwRecoveryError):
         super().__init__(found=found, supported=supported)
         self.found = found
         self.supported = supported
+
+
+class StoreDamaged(PwRecoveryError):
+    """A stored row cannot be read back (edited by hand, or damaged); ``table`` says where."""
+
+    code = "store_damaged"
+
+    def __init__(self, table: str) -> None:
+        super().__init__(table=table)
+        self.table = table
 
 
 class InvalidConfiguration(PwRecoveryError, ValueError):

@@ -87,6 +87,10 @@ ERRORS: Final[dict[str, dict[str, str]]] = {
             "No fue posible leer o escribir la base de datos de claves; "
             "inténtalo de nuevo y, si persiste, avisa al SUPERVISOR."
         ),
+        "store_damaged": (
+            "Un registro de la base de datos de claves está dañado (tabla «{table}»); "
+            "restáurala desde un respaldo y avisa al SUPERVISOR."
+        ),
         "store_schema_too_new": (
             "La base de datos de claves es de una versión más reciente de pwrecovery "
             "(esquema {found}; esta versión conoce hasta el {supported}); actualiza el programa."
@@ -161,6 +165,10 @@ ERRORS: Final[dict[str, dict[str, str]]] = {
         "store_unavailable": (
             "The password database could not be read or written; try again and, "
             "if it persists, tell the SUPERVISOR."
+        ),
+        "store_damaged": (
+            "A record of the password database is damaged (table “{table}”); restore it "
+            "from a backup and tell the SUPERVISOR."
         ),
         "store_schema_too_new": (
             "The password database was written by a newer pwrecovery (schema {found}; "

@@ -62,3 +62,19 @@ def busy_workstation(
         results.put(f"{type(error).__name__}: {error}")
     else:
         results.put("ok")
+
+
+def sign_in_once(
+    path: Path, key: str, password: str, barrier: Barrier, results: Queue[str]
+) -> None:
+    """One sign-in from another process: "ok" or the error code (with retry_after)."""
+    service = workstation(path, key)
+    barrier.wait()
+    try:
+        service.authenticate("juan", password)
+    except pr.TooManyAttempts as error:
+        results.put(f"{error.code} {error.retry_after.total_seconds():.0f}")
+    except pr.PwRecoveryError as error:
+        results.put(error.code)
+    else:
+        results.put("ok")

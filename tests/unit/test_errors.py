@@ -78,6 +78,7 @@ SAMPLES: dict[type[pr.PwRecoveryError], tuple[dict[str, object], dict[str, objec
     pr.ConcurrentModification: ({}, {}),
     pr.StoreUnavailable: ({}, {}),
     pr.StoreSchemaTooNew: ({"found": 9, "supported": 3}, {"found": 9, "supported": 3}),
+    pr.StoreDamaged: ({"table": "users"}, {"table": "users"}),
     pr.InvalidConfiguration: (
         {"setting": "memory_cost", "rule": "it must be a positive whole number"},
         {"setting": "memory_cost"},

@@ -37,7 +37,13 @@ from pwrecovery.domain.model import (
     TemporaryCredential,
     UserRecord,
 )
-from pwrecovery.errors import StoreSchemaTooNew, StoreUnavailable, UserExists
+from pwrecovery.errors import (
+    PwRecoveryError,
+    StoreDamaged,
+    StoreSchemaTooNew,
+    StoreUnavailable,
+    UserExists,
+)
 
 T = TypeVar("T")
 
@@ -160,6 +166,15 @@ def _user_row(record: UserRecord, version: int) -> tuple[object, ...]:
         json.dumps([_time(t) for t in record.recovery_requests]),
         version,
     )
+
+
+def _parsed(table: str, parse: Callable[[sqlite3.Row], T], row: sqlite3.Row) -> T:
+    """A row turned back into a value, or StoreDamaged naming the table: a value edited by
+    hand or damaged on disk is a clear error, never a crash deep in the service."""
+    try:
+        return parse(row)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, PwRecoveryError) as error:
+        raise StoreDamaged(table) from error
 
 
 def _user_from_row(row: sqlite3.Row) -> UserRecord:
@@ -326,11 +341,11 @@ class SqliteStore:
 
     def get_user(self, key: str) -> UserRecord | None:
         row = self._read(lambda c: c.execute(f"{_SELECT_USER} WHERE key = ?", (key,)).fetchone())
-        return None if row is None else _user_from_row(row)
+        return None if row is None else _parsed("users", _user_from_row, row)
 
     def list_users(self) -> list[UserRecord]:
         rows = self._read(lambda c: c.execute(f"{_SELECT_USER} ORDER BY key").fetchall())
-        return [_user_from_row(row) for row in rows]
+        return [_parsed("users", _user_from_row, row) for row in rows]
 
     def add_user(self, record: UserRecord, events: Sequence[AuditEvent] = ()) -> None:
         placeholders = ", ".join("?" for _ in _USER_COLUMNS)
@@ -367,7 +382,7 @@ class SqliteStore:
 
     def list_senders(self) -> list[SenderRecord]:
         rows = self._read(lambda c: c.execute(f"{_SELECT_SENDER} ORDER BY s.id").fetchall())
-        return [_sender_from_row(row) for row in rows]
+        return [_parsed("senders", _sender_from_row, row) for row in rows]
 
     def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
         account, settings = record.account, record.account.settings
@@ -416,4 +431,4 @@ class SqliteStore:
                 f"{_SELECT_AUDIT} WHERE login_key = ? ORDER BY id", (key,)
             ).fetchall()
 
-        return [_event_from_row(row) for row in self._read(query)]
+        return [_parsed("audit", _event_from_row, row) for row in self._read(query)]

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 import attrs
 
-from pwrecovery.adapters.outgoing import check_plaintext_credentials, recipients_of
+from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery.domain.logins import audit_key, login_key
 from pwrecovery.domain.model import AuditEvent, SenderRecord, SenderSettings, UserRecord
 from pwrecovery.errors import (
@@ -134,7 +134,7 @@ class RecordingMailer:
         return f"RecordingMailer(<{len(self.outbox)} messages>)"
 
     def _log_in(self, settings: SenderSettings, password: str) -> None:
-        check_plaintext_credentials(settings)
+        check_credentials(settings, password)
         if settings.host in self.unreachable_hosts:
             raise SenderUnreachable(settings.host, settings.port, "connection")
         self.logins.append((settings.host, settings.username))

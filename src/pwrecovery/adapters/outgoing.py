@@ -7,12 +7,14 @@ what the real one does.
 from __future__ import annotations
 
 import ipaddress
-from email.message import EmailMessage
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 from pwrecovery.domain.headers import check_header_value
 from pwrecovery.domain.model import Security, SenderSettings
-from pwrecovery.errors import DeliveryFailed, SenderUnreachable
+from pwrecovery.errors import DeliveryFailed, InvalidHeaderValue, SenderUnreachable
 
 _RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
 
@@ -27,8 +29,15 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_plaintext_credentials(settings: SenderSettings) -> None:
-    """Credentials go unencrypted only to a loopback address."""
+def check_credentials(settings: SenderSettings, password: str) -> None:
+    """Before connecting: the password can go into AUTH (UTF-8, no NUL, which separates
+    AUTH PLAIN's fields), and credentials go unencrypted only to a loopback address."""
+    if not isinstance(password, str) or "\x00" in password:
+        raise InvalidHeaderValue("password")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidHeaderValue("password") from error
     if settings.security is Security.NONE and not is_loopback_host(settings.host):
         raise SenderUnreachable(settings.host, settings.port, "plaintext_refused")
 
@@ -46,12 +55,17 @@ def recipients_of(message: EmailMessage) -> list[str]:
         check_header_value(name, "header")
         written = unfolded.fold(name, value).removeprefix(f"{name}:").strip(" ")
         check_header_value(written.removesuffix("\n"), name.lower())
-    addresses = [
-        addr
-        for _, addr in getaddresses(
-            [str(v) for f in _RECIPIENT_FIELDS for v in message.get_all(f, [])]
-        )
-    ]
-    if len(addresses) != 1 or not addresses[0] or message["From"] is None:
+    # Count addresses in the message as it will be written and read back: a display name
+    # can turn into addresses once serialised, and a server reads what was written.
+    wire = BytesHeaderParser(policy=policy.default).parsebytes(
+        message.as_bytes(policy=policy.SMTPUTF8)
+    )
+    recipients = _addresses(wire, _RECIPIENT_FIELDS)
+    if len(recipients) != 1 or len(_addresses(wire, ("From",))) != 1:
         raise DeliveryFailed(attempts=0)
-    return addresses
+    return recipients
+
+
+def _addresses(message: Message, fields: tuple[str, ...]) -> list[str]:
+    values = [str(value) for field in fields for value in message.get_all(field, [])]
+    return [address for _, address in getaddresses(values) if address]

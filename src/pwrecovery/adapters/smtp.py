@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Final, TypeVar
 
-from pwrecovery.adapters.outgoing import check_plaintext_credentials, recipients_of
+from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery.domain.addresses import ascii_domain_address
 from pwrecovery.domain.model import Security, SenderSettings
 from pwrecovery.errors import (
@@ -154,7 +154,7 @@ class SmtpMailer:
 
     @contextmanager
     def _session(self, settings: SenderSettings, password: str) -> Iterator[smtplib.SMTP]:
-        check_plaintext_credentials(settings)
+        check_credentials(settings, password)
         smtp = self._translated(settings, lambda: self._connect(settings))
         try:
             self._translated(settings, lambda: self._secure_and_log_in(smtp, settings, password))

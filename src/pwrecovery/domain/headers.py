@@ -20,7 +20,8 @@ MAX_HOST: Final = 253
 
 
 def _has_control(text: str) -> bool:
-    return any(ch in FORBIDDEN or unicodedata.category(ch) == "Cc" for ch in text)
+    # Cs: a lone surrogate cannot be encoded, so no mail could carry it.
+    return any(ch in FORBIDDEN or unicodedata.category(ch) in {"Cc", "Cs"} for ch in text)
 
 
 def _encoded_words_hide_control(value: str) -> bool:

@@ -52,10 +52,11 @@ def audit_key(login: str | None) -> str | None:
 
 
 def normalize_display_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise InvalidHeaderValue("display_name")
-    text = unicodedata.normalize("NFKC", name).strip()
-    if len(text) > MAX_DISPLAY_NAME_LENGTH:
+    """A display name for a From or To header: NFKC, trimmed, at most 128 characters, and
+    no "=?" (the email package would decode an encoded word into addresses on the wire)."""
+    check_header_value(name, "display_name")  # before trimming: a line break is refused
+    text = unicodedata.normalize("NFKC", str(name)).strip()
+    if len(text) > MAX_DISPLAY_NAME_LENGTH or "=?" in text:
         raise InvalidHeaderValue("display_name")
     check_header_value(text, "display_name")
     return text

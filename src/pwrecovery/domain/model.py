@@ -10,6 +10,7 @@ from types import MappingProxyType
 import attrs
 
 from pwrecovery.domain.headers import check_header_value, check_host
+from pwrecovery.domain.logins import normalize_display_name
 from pwrecovery.errors import InvalidConfiguration
 
 MAX_PORT = 65535
@@ -76,7 +77,7 @@ class SenderSettings:
     security: Security = attrs.field(converter=_to_security)
     username: str = attrs.field(validator=_header_safe("username"))
     from_address: str = attrs.field(converter=_to_address)
-    display_name: str = attrs.field(default="", validator=_header_safe("display_name"))
+    display_name: str = attrs.field(default="", converter=normalize_display_name)
 
 
 @attrs.frozen

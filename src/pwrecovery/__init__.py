@@ -14,6 +14,7 @@ from pwrecovery.adapters.sqlite import SqliteStore
 from pwrecovery.adapters.system import SystemClock
 from pwrecovery.domain.model import (
     AuditEvent,
+    Authentication,
     LoginResult,
     LoginStatus,
     PendingVerification,
@@ -52,19 +53,21 @@ from pwrecovery.errors import (
     StoreSchemaTooNew,
     StoreUnavailable,
     TemporaryPasswordExpired,
+    TokenUnavailable,
     TooManyAttempts,
     UnknownSender,
     UnknownUser,
     UserExists,
     VerificationFailed,
 )
-from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store
+from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
 from pwrecovery.secretbox import generate_key
 from pwrecovery.service import RecoveryService
 
 __all__ = [
     "Argon2idHasher",
     "AuditEvent",
+    "Authentication",
     "Clock",
     "ConcurrentModification",
     "DeliveryFailed",
@@ -110,6 +113,8 @@ __all__ = [
     "SystemClock",
     "TemporaryCredential",
     "TemporaryPasswordExpired",
+    "TokenProvider",
+    "TokenUnavailable",
     "TooManyAttempts",
     "UnknownSender",
     "UnknownUser",

@@ -72,6 +72,7 @@ EXIT_CODES: Final[Mapping[str, int]] = {
     errors.StoreSchemaTooNew.code: 33,
     errors.InvalidConfiguration.code: 34,
     errors.StoreDamaged.code: 35,
+    errors.TokenUnavailable.code: 36,
 }
 
 
@@ -116,6 +117,7 @@ def _sender_json(account: SenderAccount) -> dict[str, object]:
         "host": settings.host,
         "port": settings.port,
         "security": settings.security.value,
+        "authentication": settings.authentication.value,
         "username": settings.username,
         "from_address": settings.from_address,
         "display_name": settings.display_name,

@@ -16,6 +16,7 @@ error message ever holds a secret.
     ├── SenderAuthenticationFailed   sender_auth_failed       .host
     ├── SenderUnreachable            sender_unreachable       .host .port .reason
     ├── UnknownSender                unknown_sender           .sender_id
+    ├── TokenUnavailable             token_unavailable        .sender_id
     ├── DeliveryFailed               delivery_failed          .attempts
     ├── RateLimited                  rate_limited             .retry_after
     ├── InvalidEmailAddress          invalid_email
@@ -165,6 +166,16 @@ class SenderUnreachable(PwRecoveryError):
 
 class UnknownSender(PwRecoveryError):
     code = "unknown_sender"
+
+    def __init__(self, sender_id: str) -> None:
+        super().__init__(sender_id=sender_id)
+        self.sender_id = sender_id
+
+
+class TokenUnavailable(PwRecoveryError):
+    """No OAuth 2.0 access token could be had for an XOAUTH2 sender (no provider, or it failed)."""
+
+    code = "token_unavailable"
 
     def __init__(self, sender_id: str) -> None:
         super().__init__(sender_id=sender_id)

@@ -71,6 +71,10 @@ ERRORS: Final[dict[str, dict[str, str]]] = {
             "(saltos de línea o caracteres de control) o es demasiado largo."
         ),
         "unknown_sender": "No existe la cuenta remitente «{sender_id}».",
+        "token_unavailable": (
+            "No se pudo obtener el token de acceso OAuth 2.0 de la cuenta remitente "
+            "«{sender_id}»; revisa la autorización de la cuenta con el proveedor de correo."
+        ),
         "secret_key_invalid": (
             "La llave de cifrado no es válida: debe ser una llave de 256 bits "
             "como la que produce pwrecovery.generate_key()."
@@ -150,6 +154,10 @@ ERRORS: Final[dict[str, dict[str, str]]] = {
             "(line breaks or control characters) or is too long."
         ),
         "unknown_sender": "There is no sender account “{sender_id}”.",
+        "token_unavailable": (
+            "No OAuth 2.0 access token could be obtained for the sender account "
+            "“{sender_id}”; check the account's authorisation with the mail provider."
+        ),
         "secret_key_invalid": (
             "The encryption key is not valid: it must be a 256-bit key such as "
             "pwrecovery.generate_key() makes."

@@ -8,7 +8,13 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
-from pwrecovery.domain.model import AuditEvent, SenderRecord, SenderSettings, UserRecord
+from pwrecovery.domain.model import (
+    AuditEvent,
+    SenderAccount,
+    SenderRecord,
+    SenderSettings,
+    UserRecord,
+)
 
 
 @runtime_checkable
@@ -34,11 +40,25 @@ class PasswordHasher(Protocol):
 
 
 @runtime_checkable
+class TokenProvider(Protocol):
+    """Gives OAuth 2.0 access tokens for XOAUTH2 sender accounts; refreshing is its job.
+
+    ``refresh_token`` is what the host stored through ``configure_sender`` (encrypted
+    like an SMTP password), or None if it keeps its own. Any exception it raises is
+    reported as ``TokenUnavailable``.
+    """
+
+    def access_token(self, account: SenderAccount, refresh_token: str | None) -> str: ...
+
+
+@runtime_checkable
 class Mailer(Protocol):
     """Sends mail through one sender account at a time.
 
     Raises only ``SenderAuthenticationFailed``, ``SenderUnreachable`` or
     ``DeliveryFailed``, translated from whatever the mail library raised.
+    ``password`` is the account's password, or its OAuth 2.0 access token when
+    ``settings.authentication`` is ``XOAUTH2``.
     """
 
     def verify(self, settings: SenderSettings, password: str) -> None:

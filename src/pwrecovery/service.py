@@ -31,6 +31,7 @@ from pwrecovery.domain.logins import (
 from pwrecovery.domain.mail import MailContent, compose
 from pwrecovery.domain.model import (
     AuditEvent,
+    Authentication,
     LoginResult,
     LoginStatus,
     PendingVerification,
@@ -72,13 +73,14 @@ from pwrecovery.errors import (
     SecretUndecryptable,
     SenderCredentialsEmpty,
     TemporaryPasswordExpired,
+    TokenUnavailable,
     TooManyAttempts,
     UnknownSender,
     UnknownUser,
     UserExists,
     VerificationFailed,
 )
-from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store
+from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
 from pwrecovery.resources import common_passwords
 from pwrecovery.secretbox import SecretBox
 
@@ -152,6 +154,7 @@ class RecoveryService:
         hasher: PasswordHasher | None = None,
         clock: Clock | None = None,
         locale: str = messages.DEFAULT_LOCALE,
+        token_provider: TokenProvider | None = None,
     ) -> None:
         if locale not in messages.LOCALES:
             raise InvalidConfiguration("locale", "it must be 'es_MX' or 'en'")
@@ -162,6 +165,7 @@ class RecoveryService:
         self._policy = policy if policy is not None else Policy()
         self._hasher: PasswordHasher = hasher if hasher is not None else Argon2idHasher()
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._token_provider = token_provider
         # The one seam for randomness; secrets is a CSPRNG.
         self._randbelow: Callable[[int], int] = secrets.randbelow
         self._token: Callable[[int], str] = secrets.token_hex
@@ -280,7 +284,7 @@ class RecoveryService:
         for record in candidates:
             account = record.account
             try:
-                password = self._box.decrypt(record.secret, account.id)
+                password = self._sender_secret(record)
                 message = compose(
                     content, account.settings, now=now, message_token=self._token(_MESSAGE_ID_BYTES)
                 )
@@ -316,13 +320,31 @@ class RecoveryService:
         )
         return _Delivery(None, tuple(events), len(candidates))
 
+    def _login_secret(self, account: SenderAccount, stored: str) -> str:
+        """What the mailer logs in with: the stored password, or, for XOAUTH2, an access
+        token the provider makes from the stored refresh token (if any)."""
+        if account.settings.authentication is not Authentication.XOAUTH2:
+            return stored
+        if self._token_provider is None:
+            raise TokenUnavailable(account.id)
+        try:
+            token = self._token_provider.access_token(account, stored or None)
+        except Exception as error:  # the host's code: whatever it raises is "no token"
+            raise TokenUnavailable(account.id) from error
+        if not isinstance(token, str) or not token:
+            raise TokenUnavailable(account.id)
+        return token
+
+    def _sender_secret(self, record: SenderRecord) -> str:
+        stored = self._box.decrypt(record.secret, record.account.id)
+        return self._login_secret(record.account, stored)
+
     def _rehearse(self, candidates: list[SenderRecord]) -> None:
         """The network work of a delivery without a mail: log in to the senders in order
         until one accepts, as ``_deliver`` would send until one does."""
         for record in candidates:
             try:
-                password = self._box.decrypt(record.secret, record.account.id)
-                self._mailer.verify(record.account.settings, password)
+                self._mailer.verify(record.account.settings, self._sender_secret(record))
             except PwRecoveryError:
                 continue
             return
@@ -605,20 +627,18 @@ class RecoveryService:
         owner = self._require_user(owner_login)
         if not isinstance(settings, SenderSettings):
             raise InvalidConfiguration("settings", "it must be a SenderSettings")
-        if not settings.username.strip() or not isinstance(password, str) or not password.strip():
+        # An XOAUTH2 account may come without a refresh token: the provider may keep its own.
+        oauth = settings.authentication is Authentication.XOAUTH2
+        if (
+            not settings.username.strip()
+            or not isinstance(password, str)
+            or not (password.strip() or oauth)
+        ):
             event = self._event(
                 "sender_refused", owner.login, now, origin, reason="sender_credentials_empty"
             )
             self._store.append_audit((event,))
             raise SenderCredentialsEmpty
-        try:
-            self._mailer.verify(settings, password)
-        except PwRecoveryError as error:
-            event = self._event(
-                "sender_refused", owner.login, now, origin, host=settings.host, reason=error.code
-            )
-            self._store.append_audit((event,))
-            raise
         same = [
             r.account.id
             for r in self._store.list_senders()
@@ -628,6 +648,14 @@ class RecoveryService:
         ]
         sender_id = same[0] if same else self._token(_ID_BYTES)
         account = SenderAccount(id=sender_id, owner=owner.login, settings=settings, verified_at=now)
+        try:
+            self._mailer.verify(settings, self._login_secret(account, password))
+        except PwRecoveryError as error:
+            event = self._event(
+                "sender_refused", owner.login, now, origin, host=settings.host, reason=error.code
+            )
+            self._store.append_audit((event,))
+            raise
         record = SenderRecord(account=account, secret=self._box.encrypt(password, sender_id))
         event = self._event(
             "sender_configured",
@@ -655,13 +683,14 @@ class RecoveryService:
         failing: list[tuple[str, str]] = []
         for record in senders:
             try:
-                password = self._box.decrypt(record.secret, record.account.id)
+                stored = self._box.decrypt(record.secret, record.account.id)
             except SecretUndecryptable:
                 undecryptable.append(record.account.id)
                 continue
             if verify_senders:
                 try:
-                    self._mailer.verify(record.account.settings, password)
+                    secret = self._login_secret(record.account, stored)
+                    self._mailer.verify(record.account.settings, secret)
                 except PwRecoveryError as error:
                     failing.append((record.account.id, error.code))
         return Readiness(

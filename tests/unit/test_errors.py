@@ -79,6 +79,7 @@ SAMPLES: dict[type[pr.PwRecoveryError], tuple[dict[str, object], dict[str, objec
     pr.StoreUnavailable: ({}, {}),
     pr.StoreSchemaTooNew: ({"found": 9, "supported": 3}, {"found": 9, "supported": 3}),
     pr.StoreDamaged: ({"table": "users"}, {"table": "users"}),
+    pr.TokenUnavailable: ({"sender_id": "s-1"}, {"sender_id": "s-1"}),
     pr.InvalidConfiguration: (
         {"setting": "memory_cost", "rule": "it must be a positive whole number"},
         {"setting": "memory_cost"},

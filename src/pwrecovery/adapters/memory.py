@@ -110,7 +110,8 @@ class RecordingMailer:
     to fail, for tests:
 
     - ``passwords``: username → the only password its server accepts (other
-      usernames accept any non-empty password);
+      usernames accept any non-empty password); for XOAUTH2 senders, the only
+      access token accepted;
     - ``unreachable_hosts``: hosts that cannot be reached;
     - ``rejecting_hosts``: hosts that accept the login but refuse the message.
     """

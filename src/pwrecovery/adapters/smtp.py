@@ -10,7 +10,8 @@ What it guarantees, whatever smtplib's defaults:
   name is checked before connecting and the peer address after;
 - a timeout is always set;
 - AUTH PLAIN and LOGIN are done here in UTF-8 (smtplib encodes them as ASCII
-  and would fail on a non-ASCII password);
+  and would fail on a non-ASCII password), and SASL XOAUTH2 for OAuth 2.0
+  senders (the "password" is then the access token);
 - every smtplib, socket and ssl error is translated at this border:
   a refused login → ``SenderAuthenticationFailed``; connection, TLS and
   timeouts → ``SenderUnreachable``; a refusal while sending →
@@ -30,7 +31,7 @@ from typing import Final, TypeVar
 
 from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery.domain.addresses import ascii_domain_address
-from pwrecovery.domain.model import Security, SenderSettings
+from pwrecovery.domain.model import Authentication, Security, SenderSettings
 from pwrecovery.errors import (
     DeliveryFailed,
     InvalidConfiguration,
@@ -137,7 +138,14 @@ class SmtpMailer:
     @staticmethod
     def _authenticate(smtp: smtplib.SMTP, settings: SenderSettings, password: str) -> None:
         mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
-        if "PLAIN" in mechanisms:
+        if settings.authentication is Authentication.XOAUTH2:
+            if "XOAUTH2" not in mechanisms:
+                raise SenderUnreachable(settings.host, settings.port, "auth_unsupported")
+            bearer = f"user={settings.username}\x01auth=Bearer {password}\x01\x01"
+            code, _ = smtp.docmd("AUTH", "XOAUTH2 " + _b64(bearer))
+            if code == _AUTH_CONTINUE:  # an error challenge: answer empty, then the verdict
+                code, _ = smtp.docmd("")
+        elif "PLAIN" in mechanisms:
             code, _ = smtp.docmd("AUTH", "PLAIN " + _b64(f"\0{settings.username}\0{password}"))
         elif "LOGIN" in mechanisms:
             code, _ = smtp.docmd("AUTH", "LOGIN " + _b64(settings.username))

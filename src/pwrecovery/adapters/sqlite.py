@@ -29,6 +29,7 @@ from typing import Any, Final, Self, TypeVar
 from pwrecovery.domain.logins import audit_key, login_key
 from pwrecovery.domain.model import (
     AuditEvent,
+    Authentication,
     PendingVerification,
     Security,
     SenderAccount,
@@ -100,6 +101,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX audit_by_login ON audit (login_key, id)",
     ),
+    (  # 2: OAuth 2.0 (XOAUTH2) sender accounts
+        "ALTER TABLE senders ADD COLUMN authentication TEXT NOT NULL DEFAULT 'password'",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -128,7 +132,8 @@ _HAS_VERIFIED_SUPERVISOR: Final = """SELECT EXISTS (SELECT 1 FROM users
     WHERE supervisor = 1 AND recovery_email_verified = 1 AND recovery_email IS NOT NULL)"""
 _SELECT_AUDIT: Final = "SELECT kind, login, at, origin, detail FROM audit"
 _SELECT_SENDER: Final = """SELECT s.id, s.owner, s.host, s.port, s.security, s.username,
-    s.from_address, s.display_name, s.verified_at, s.secret, COALESCE(u.supervisor, 0)
+    s.from_address, s.display_name, s.verified_at, s.secret, COALESCE(u.supervisor, 0),
+    s.authentication
     FROM senders AS s LEFT JOIN users AS u ON u.key = s.owner_key"""
 
 
@@ -222,6 +227,7 @@ def _sender_from_row(row: sqlite3.Row) -> SenderRecord:
         username=row[5],
         from_address=row[6],
         display_name=row[7],
+        authentication=Authentication(row[11]),
     )
     account = SenderAccount(
         id=row[0], owner=row[1], settings=settings, verified_at=_required_time(row[8])
@@ -389,8 +395,8 @@ class SqliteStore:
         with self._write() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO senders (id, owner, owner_key, host, port, security,"
-                " username, from_address, display_name, verified_at, secret)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " username, from_address, display_name, verified_at, secret, authentication)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     account.id,
                     account.owner,
@@ -403,6 +409,7 @@ class SqliteStore:
                     settings.display_name,
                     _time(account.verified_at),
                     record.secret,
+                    settings.authentication.value,
                 ),
             )
             self._append(connection, events)

@@ -24,6 +24,13 @@ class Security(enum.StrEnum):
     NONE = "none"  # no encryption: credentials go only to loopback addresses
 
 
+class Authentication(enum.StrEnum):
+    """How a sender account logs in to its SMTP server."""
+
+    PASSWORD = "password"  # noqa: S105 (a method, not a secret): AUTH PLAIN or LOGIN
+    XOAUTH2 = "xoauth2"  # SASL XOAUTH2 with an OAuth 2.0 access token from a TokenProvider
+
+
 class LoginStatus(enum.StrEnum):
     OK = "ok"
     MUST_CHANGE_PASSWORD = "must_change_password"  # noqa: S105 (a status name, not a secret)
@@ -61,6 +68,15 @@ def _to_security(value: str) -> Security:
         raise InvalidConfiguration("security", "it must be 'ssl', 'starttls' or 'none'") from error
 
 
+def _to_authentication(value: str) -> Authentication:
+    try:
+        return Authentication(value)
+    except ValueError as error:
+        raise InvalidConfiguration(
+            "authentication", "it must be 'password' or 'xoauth2'"
+        ) from error
+
+
 def _to_address(value: str) -> str:
     # Imported here: addresses imports this module's neighbours, not the other way round.
     from pwrecovery.domain.addresses import normalize_address  # noqa: PLC0415
@@ -78,6 +94,9 @@ class SenderSettings:
     username: str = attrs.field(validator=_header_safe("username"))
     from_address: str = attrs.field(converter=_to_address)
     display_name: str = attrs.field(default="", converter=normalize_display_name)
+    authentication: Authentication = attrs.field(
+        default=Authentication.PASSWORD, converter=_to_authentication
+    )
 
 
 @attrs.frozen

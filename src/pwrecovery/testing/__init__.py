@@ -5,6 +5,8 @@
   real adapters.
 - ``cheap_hasher()``: Argon2id at its smallest parameters, so that tests are
   fast. **Only for tests**: never give it to a production service.
+- ``StaticTokenProvider``: OAuth 2.0 access tokens by username, for XOAUTH2
+  senders, with switches to fail.
 - ``temporary_password_in(message)`` and ``verification_code_in(message)``:
   the secret that stands alone on its own line of a mail.
 - ``pwrecovery.testing.smtp``: a real SMTP server on loopback (STARTTLS,
@@ -20,17 +22,20 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Final
 
 from pwrecovery.adapters.argon2 import Argon2idHasher
 from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
+from pwrecovery.domain.model import SenderAccount
 from pwrecovery.domain.tokens import TEMPORARY_PASSWORD_ALPHABET, VERIFICATION_CODE_LENGTH
 
 __all__ = [
     "InMemoryStore",
     "ManualClock",
     "RecordingMailer",
+    "StaticTokenProvider",
     "cheap_hasher",
     "temporary_password_in",
     "text_of",
@@ -39,6 +44,30 @@ __all__ = [
 
 _TEMPORARY: Final = re.compile(rf"^[{TEMPORARY_PASSWORD_ALPHABET}]{{11,64}}$", re.MULTILINE)
 _CODE: Final = re.compile(rf"^\d{{{VERIFICATION_CODE_LENGTH}}}$", re.MULTILINE)
+
+
+class StaticTokenProvider:
+    """A ``TokenProvider`` for tests: one access token per username, and switches to fail.
+
+    ``calls`` records ``(sender id, refresh token)`` for each request; a username in
+    ``failing`` (or without a token) makes the provider raise, as a real one might.
+    """
+
+    def __init__(self, tokens: Mapping[str, str] | None = None) -> None:
+        self.tokens: dict[str, str] = dict(tokens or {})
+        self.failing: set[str] = set()
+        self.calls: list[tuple[str, str | None]] = []
+
+    def __repr__(self) -> str:
+        return f"StaticTokenProvider(<{len(self.tokens)} tokens>)"
+
+    def access_token(self, account: SenderAccount, refresh_token: str | None) -> str:
+        self.calls.append((account.id, refresh_token))
+        username = account.settings.username
+        if username in self.failing or username not in self.tokens:
+            msg = f"the provider has no token for {username}"
+            raise LookupError(msg)
+        return self.tokens[username]
 
 
 def cheap_hasher() -> Argon2idHasher:

@@ -60,6 +60,7 @@ def pwrecovery_smtp_server(_pwrecovery_smtp_session: SmtpServer) -> SmtpServer:
     """The loopback SMTP server (STARTTLS + AUTH), emptied and with every failure off."""
     _pwrecovery_smtp_session.reset()
     _pwrecovery_smtp_session.accounts.clear()
+    _pwrecovery_smtp_session.tokens.clear()
     _pwrecovery_smtp_session.accounts[SMTP_USERNAME] = SMTP_PASSWORD
     return _pwrecovery_smtp_session
 

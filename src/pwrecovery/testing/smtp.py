@@ -15,8 +15,10 @@ with ``pip install 'pwrecovery[testing]'``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
+import json
 import logging
 import socket
 import ssl
@@ -157,6 +159,7 @@ class SmtpServer:
     mode: Mode
     port: int
     accounts: dict[str, str]
+    tokens: dict[str, str] = attrs.Factory(dict)  # username -> the one valid XOAUTH2 token
     outbox: list[Received] = attrs.Factory(list)
     logins: list[str] = attrs.Factory(list)
     reject_data: bool = False
@@ -206,6 +209,21 @@ class SmtpServer:
         # handled=False makes aiosmtpd answer 535; handled=True would leave the client waiting.
         return AuthResult(success=False, handled=False)
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802 (aiosmtpd's name)
+        """SASL XOAUTH2: ``user=…^Aauth=Bearer …^A^A``; a bad token gets the error
+        challenge real providers send, then 535."""
+        try:
+            raw = base64.b64decode(args[1], validate=True).decode("utf-8")
+        except (IndexError, ValueError):
+            return AuthResult(success=False, handled=False)
+        fields = dict(part.split("=", 1) for part in raw.split("\x01") if "=" in part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        self.logins.append(user)
+        if user and token and self.tokens.get(user) == token:
+            return AuthResult(success=True)
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "Bearer"}))
+        return AuthResult(success=False, handled=False)
+
     async def handle_DATA(  # noqa: N802 (aiosmtpd's name)
         self,
         server: SMTP,
@@ -239,13 +257,21 @@ def free_port() -> int:
 
 @contextmanager
 def running_smtp_server(
-    mode: Mode, certificates: Certificates, accounts: dict[str, str]
+    mode: Mode,
+    certificates: Certificates,
+    accounts: dict[str, str],
+    *,
+    without_auth: tuple[str, ...] = (),
 ) -> Iterator[SmtpServer]:
-    """Start an aiosmtpd server on loopback in ``mode``; stop it afterwards."""
+    """Start an aiosmtpd server on loopback in ``mode``; stop it afterwards.
+
+    ``without_auth`` names AUTH mechanisms the server must not offer (e.g. ``"XOAUTH2"``).
+    """
     state = SmtpServer(mode=mode, port=free_port(), accounts=dict(accounts))
     options: dict[str, Any] = {
         "authenticator": state.authenticate,
         "auth_require_tls": mode == "starttls",
+        "auth_exclude_mechanism": list(without_auth),
         "enable_SMTPUTF8": True,
     }
     if mode == "starttls":

@@ -354,12 +354,34 @@ def cmd_sender_remove(command: Command) -> int:
 
 
 def cmd_recover(command: Command) -> int:
-    sent = command.service.request_recovery(command.args.login, origin=command.origin)
+    sent = command.service.request_recovery(
+        command.args.login,
+        origin=command.origin,
+        delivery="queued" if command.args.queued else "immediate",
+    )
     command.emit(
         {"masked_address": sent.masked_address, "expires_at": sent.expires_at.isoformat()},
         "recover.sent",
         address=sent.masked_address,
         expires=_time(sent.expires_at),
+    )
+    return EXIT_OK
+
+
+def cmd_deliver(command: Command) -> int:
+    report = command.service.deliver_pending(limit=command.args.limit)
+    command.emit(
+        {
+            "sent": report.sent,
+            "retried": report.retried,
+            "abandoned": report.abandoned,
+            "dropped": report.dropped,
+        },
+        "deliver.report",
+        sent=report.sent,
+        retried=report.retried,
+        abandoned=report.abandoned,
+        dropped=report.dropped,
     )
     return EXIT_OK
 
@@ -529,7 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("list", cmd_sender_list, "list them in selection order", under=sender)
     add("remove", cmd_sender_remove, "remove one", under=sender).add_argument("id")
 
-    add("recover", cmd_recover, "Recuperar clave: mail a temporary password").add_argument("login")
+    recover = add("recover", cmd_recover, "Recuperar clave: mail a temporary password")
+    recover.add_argument("login")
+    recover.add_argument("--queued", action="store_true", help="store the mail for `deliver`")
+    add("deliver", cmd_deliver, "send the queued mails that are due").add_argument(
+        "--limit", type=int, default=100
+    )
     add("login", cmd_login, "sign in (and change a temporary password)").add_argument("login")
     add("change-password", cmd_change_password, "change a password").add_argument("login")
     add("audit", cmd_audit, "show the audit trail").add_argument("login", nargs="?")

@@ -404,6 +404,10 @@ CLI: Final[dict[str, dict[str, str]]] = {
         "sender.line": "{id}\t{owner}\t{username}\t{host}:{port} ({security})\t{verified_at}",
         "sender.removed": "Cuenta remitente {id} eliminada.",
         "recover.sent": "Se envió una clave temporal a {address}; es válida hasta el {expires}.",
+        "deliver.report": (
+            "Correos enviados: {sent}; por reintentar: {retried}; abandonados: {abandoned}; "
+            "descartados: {dropped}."
+        ),
         "login.ok": "Acceso correcto.",
         "login.must_change": (
             "Ingresaste con una clave temporal (válida hasta el {expires}); "
@@ -485,6 +489,9 @@ CLI: Final[dict[str, dict[str, str]]] = {
         "sender.line": "{id}\t{owner}\t{username}\t{host}:{port} ({security})\t{verified_at}",
         "sender.removed": "Sender account {id} removed.",
         "recover.sent": "A temporary password was sent to {address}; it is valid until {expires}.",
+        "deliver.report": (
+            "Mails sent: {sent}; to retry: {retried}; abandoned: {abandoned}; dropped: {dropped}."
+        ),
         "login.ok": "Signed in.",
         "login.must_change": (
             "You signed in with a temporary password (valid until {expires}); "

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from pwrecovery.domain.model import (
     AuditEvent,
+    QueuedMessage,
     SenderAccount,
     SenderRecord,
     SenderSettings,
@@ -89,8 +90,34 @@ class Store(Protocol):
         ...
 
     def update_user(
-        self, record: UserRecord, *, expected_version: int, events: Sequence[AuditEvent] = ()
-    ) -> bool: ...
+        self,
+        record: UserRecord,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
+    ) -> bool:
+        """Write ``record`` if unchanged since read, with ``events`` and the messages to
+        ``enqueue`` (stored at version 1), all in one transaction."""
+        ...
+
+    def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
+        """Queued messages whose ``next_attempt_at`` has come, oldest first."""
+        ...
+
+    def update_message(
+        self,
+        message: QueuedMessage,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+    ) -> bool:
+        """Conditional, like ``update_user``: False if another worker changed it first."""
+        ...
+
+    def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
+        """Remove a message (sent, abandoned or dropped); False if it was already gone."""
+        ...
 
     def has_verified_supervisor(self) -> bool:
         """Whether at least one supervisor has a verified recovery address."""

@@ -1,8 +1,9 @@
 """Encryption of SMTP passwords at rest: AES-256-GCM under keys the host holds.
 
 A blob is ``0x01 || nonce (12 bytes) || ciphertext || tag``; the associated
-data binds it to one sender id, so a blob copied onto another sender does not
-decrypt. The first key encrypts; every key is tried to decrypt (rotation).
+data binds it to one sender id (or one queued message), so a blob copied onto
+another does not decrypt. The first key encrypts; every key is tried to
+decrypt (rotation).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
 _FORMAT: Final = b"\x01"
 _TAG_BYTES: Final = 16
-_AD_PREFIX: Final = b"pwrecovery/sender-password/v1:"
+_AD_PREFIX: Final = b"pwrecovery/"
+SENDER_PASSWORD: Final = "sender-password/v1:"  # noqa: S105 (a label, not a secret)
+QUEUED_MESSAGE: Final = "queued-message/v1:"
 
 
 def generate_key() -> str:
@@ -65,19 +68,16 @@ class SecretBox:
     def __repr__(self) -> str:
         return f"SecretBox(<{len(self._ciphers)} key(s)>)"
 
-    @staticmethod
-    def _associated_data(sender_id: str) -> bytes:
-        return _AD_PREFIX + sender_id.encode("utf-8")
-
-    def encrypt(self, plaintext: str, sender_id: str) -> bytes:
+    def encrypt(self, plaintext: str, sender_id: str, *, kind: str = SENDER_PASSWORD) -> bytes:
+        """Seal ``plaintext`` for the sender (or, with ``kind``, the message) ``sender_id``."""
         nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = self._ciphers[0].encrypt(
-            nonce, plaintext.encode("utf-8"), self._associated_data(sender_id)
-        )
+        associated = _AD_PREFIX + (kind + sender_id).encode("utf-8")
+        sealed = self._ciphers[0].encrypt(nonce, plaintext.encode("utf-8"), associated)
         return _FORMAT + nonce + sealed
 
-    def decrypt(self, blob: bytes, sender_id: str) -> str:
+    def decrypt(self, blob: bytes, sender_id: str, *, kind: str = SENDER_PASSWORD) -> str:
         """The plaintext, or ``SecretUndecryptable`` (wrong key, tampered, truncated, moved)."""
+        associated = _AD_PREFIX + (kind + sender_id).encode("utf-8")
         header_len = len(_FORMAT) + NONCE_BYTES
         if not isinstance(blob, bytes) or len(blob) < header_len + _TAG_BYTES:
             raise SecretUndecryptable(sender_id)
@@ -86,7 +86,7 @@ class SecretBox:
         nonce, sealed = blob[1:header_len], blob[header_len:]
         for cipher in self._ciphers:
             try:
-                plaintext = cipher.decrypt(nonce, sealed, self._associated_data(sender_id))
+                plaintext = cipher.decrypt(nonce, sealed, associated)
             except InvalidTag:
                 continue
             try:

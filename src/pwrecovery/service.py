@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Concatenate, Final, Generic, ParamSpec, TypeVar, cast
+from typing import Concatenate, Final, Generic, Literal, ParamSpec, TypeVar, cast
 
 import attrs
 
@@ -28,14 +28,16 @@ from pwrecovery.domain.logins import (
     normalize_login,
     printable_identifier,
 )
-from pwrecovery.domain.mail import MailContent, compose
+from pwrecovery.domain.mail import MailContent, compose, content_from_json, content_to_json
 from pwrecovery.domain.model import (
     AuditEvent,
     Authentication,
+    DeliveryReport,
     LoginResult,
     LoginStatus,
     PendingVerification,
     Purpose,
+    QueuedMessage,
     Readiness,
     RecoverySent,
     SenderAccount,
@@ -82,7 +84,7 @@ from pwrecovery.errors import (
 )
 from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
 from pwrecovery.resources import common_passwords
-from pwrecovery.secretbox import SecretBox
+from pwrecovery.secretbox import QUEUED_MESSAGE, SecretBox
 
 _MAX_TRANSACTION_ATTEMPTS: Final = 8
 _ID_BYTES: Final = 8
@@ -116,6 +118,7 @@ class _Outcome(Generic[T]):
     events: tuple[AuditEvent, ...] = ()
     value: T | None = None
     error: PwRecoveryError | None = None
+    enqueue: tuple[QueuedMessage, ...] = ()
 
 
 @attrs.frozen
@@ -220,7 +223,10 @@ class RecoveryService:
                 if outcome.events:
                     self._store.append_audit(outcome.events)
             elif not self._store.update_user(
-                outcome.record, expected_version=current.version, events=outcome.events
+                outcome.record,
+                expected_version=current.version,
+                events=outcome.events,
+                enqueue=outcome.enqueue,
             ):
                 continue
             if outcome.error is not None:
@@ -269,6 +275,7 @@ class RecoveryService:
         now: datetime,
         origin: str | None,
         candidates: list[SenderRecord] | None = None,
+        message_token: str | None = None,
     ) -> _Delivery:
         """Send through each sender in selection order until one succeeds (§1.7).
 
@@ -286,7 +293,10 @@ class RecoveryService:
             try:
                 password = self._sender_secret(record)
                 message = compose(
-                    content, account.settings, now=now, message_token=self._token(_MESSAGE_ID_BYTES)
+                    content,
+                    account.settings,
+                    now=now,
+                    message_token=message_token or self._token(_MESSAGE_ID_BYTES),
                 )
                 self._mailer.send(account.settings, password, message)
             except PwRecoveryError as error:
@@ -733,18 +743,30 @@ class RecoveryService:
         return None
 
     @_localized
-    def request_recovery(self, login: str, *, origin: str | None = None) -> RecoverySent:
+    def request_recovery(
+        self,
+        login: str,
+        *,
+        origin: str | None = None,
+        delivery: Literal["immediate", "queued"] = "immediate",
+    ) -> RecoverySent:
         """ "Recuperar clave": mail a temporary password to the verified recovery address.
 
         In ``disclosure="uniform"`` mode every login gets the same answer, the same
         work is done, and the answer takes at least ``Policy.uniform_response_time``;
         only a missing sender configuration is reported.
+
+        With ``delivery="queued"`` the temporary password and its mail are stored in one
+        transaction and the answer comes at once; ``deliver_pending()`` sends the mail.
         """
+        if delivery not in {"immediate", "queued"}:
+            raise InvalidConfiguration("delivery", "it must be 'immediate' or 'queued'")
+        queued = delivery == "queued"
         if self._policy.disclosure != "uniform":
-            return self._request_recovery(login, origin)
+            return self._request_recovery(login, origin, queued=queued)
         started = self._monotonic()
         try:
-            return self._request_recovery(login, origin)
+            return self._request_recovery(login, origin, queued=queued)
         finally:
             remaining = self._policy.uniform_response_time.total_seconds() - (
                 self._monotonic() - started
@@ -752,7 +774,7 @@ class RecoveryService:
             if remaining > 0:
                 self._sleep(remaining)
 
-    def _request_recovery(self, login: str, origin: str | None) -> RecoverySent:
+    def _request_recovery(self, login: str, origin: str | None, *, queued: bool) -> RecoverySent:
         now = self._now()
         uniform = self._policy.disclosure == "uniform"
         key = _key_or_none(login)
@@ -786,8 +808,8 @@ class RecoveryService:
         )
         generic = RecoverySent(masked_address=GENERIC_MASK, expires_at=credential.expires_at)
         if refusal is not None or record is None or record.recovery_email is None:
-            # Uniform mode: log in to a sender as a real delivery would, and send nothing.
-            self._rehearse(candidates)
+            if not queued:  # Uniform mode: log in as a real delivery would, and send nothing.
+                self._rehearse(candidates)
             reason = refusal.code if refusal is not None else RecoveryEmailMissing.code
             self._store.append_audit(
                 (self._event("recovery_refused", shown, now, origin, reason=reason),)
@@ -797,6 +819,13 @@ class RecoveryService:
         content = self._content(
             Purpose.TEMPORARY_PASSWORD, record, address, password, credential.expires_at
         )
+        masked = generic if uniform else RecoverySent(mask_address(address), credential.expires_at)
+        if queued:
+            message = self._queued_message(content, record.key, credential.id, now)
+            self._transact(
+                record.key, self._recovery_outcome(credential, (), now, origin, message), record
+            )
+            return masked
         delivery = self._deliver(content, now, origin, candidates)
         issued = credential if delivery.account is not None else None
         self._transact(
@@ -804,9 +833,121 @@ class RecoveryService:
         )
         if delivery.account is None and not uniform:
             raise delivery.failure()
-        if uniform:
-            return generic
-        return RecoverySent(masked_address=mask_address(address), expires_at=credential.expires_at)
+        return masked
+
+    def _queued_message(
+        self, content: MailContent, user_key: str, credential_id: str, now: datetime
+    ) -> QueuedMessage:
+        message_id = self._token(_ID_BYTES)
+        text = content_to_json(content, self._token(_MESSAGE_ID_BYTES))
+        return QueuedMessage(
+            id=message_id,
+            user_key=user_key,
+            purpose=content.purpose,
+            credential_id=credential_id,
+            payload=self._box.encrypt(text, message_id, kind=QUEUED_MESSAGE),
+            created_at=now,
+            next_attempt_at=now,
+        )
+
+    @_localized
+    def deliver_pending(self, *, limit: int = 100) -> DeliveryReport:
+        """Send the queued mails that are due: the worker of ``delivery="queued"``.
+
+        Each message is claimed (its next try moved ``delivery_lease`` ahead, so other
+        workers leave it), sent through the senders in order, then deleted. A failure
+        is tried again later (``delivery_retry_base``, doubling, at most an hour); after
+        ``delivery_attempts`` tries the temporary password it carries is revoked and the
+        message dropped, with the reason audited. A worker that dies between sending and
+        deleting makes the next one send the same mail again (same temporary password,
+        same Message-ID): at most a duplicate, never a loss.
+        """
+        now = self._now()
+        report = DeliveryReport()
+        for message in self._store.due_messages(now, limit):
+            claimed = attrs.evolve(
+                message,
+                attempts=message.attempts + 1,
+                next_attempt_at=now + self._policy.delivery_lease,
+            )
+            if not self._store.update_message(claimed, expected_version=message.version):
+                continue  # another worker has it
+            outcome = self._send_queued(attrs.evolve(claimed, version=message.version + 1), now)
+            report = attrs.evolve(report, **{outcome: getattr(report, outcome) + 1})
+        return report
+
+    def _send_queued(self, message: QueuedMessage, now: datetime) -> str:
+        """Send one claimed message; say whether it was sent, retried, abandoned or dropped."""
+        user = self._store.get_user(message.user_key)
+        login = user.login if user is not None else message.user_key
+        try:
+            text = self._box.decrypt(message.payload, message.id, kind=QUEUED_MESSAGE)
+            content, token = content_from_json(text)
+        except (PwRecoveryError, ValueError, KeyError):
+            return self._abandon(message, login, now, (), "secret_undecryptable")
+        temporary = user.temporary if user is not None else None
+        if message.credential_id is not None and (
+            temporary is None
+            or temporary.id != message.credential_id
+            or accounts.temporary_expired(temporary, now)
+        ):
+            event = self._event("queued_mail_dropped", login, now, None, message=message.id)
+            self._store.delete_message(message.id, (event,))
+            return "dropped"
+        try:
+            delivery = self._deliver(content, now, None, message_token=token)
+        except NoSenderConfigured:
+            delivery = _Delivery(None, (), 0)
+        if delivery.account is not None:
+            event = self._event("queued_mail_sent", login, now, None, message=message.id)
+            self._store.delete_message(message.id, (*delivery.events, event))
+            return "sent"
+        reason = DeliveryFailed.code if delivery.attempts else NoSenderConfigured.code
+        if message.attempts >= self._policy.delivery_attempts:
+            return self._abandon(message, login, now, delivery.events, reason)
+        retry = attrs.evolve(
+            message,
+            next_attempt_at=now + throttle.retry_delay(message.attempts, self._policy),
+            last_error=reason,
+        )
+        event = self._event(
+            "queued_mail_retry",
+            login,
+            now,
+            None,
+            message=message.id,
+            attempts=str(message.attempts),
+            reason=reason,
+            next_attempt_at=retry.next_attempt_at.isoformat(),
+        )
+        self._store.update_message(
+            retry, expected_version=message.version, events=(*delivery.events, event)
+        )
+        return "retried"
+
+    def _abandon(
+        self,
+        message: QueuedMessage,
+        login: str,
+        now: datetime,
+        delivered: tuple[AuditEvent, ...],
+        reason: str,
+    ) -> str:
+        """Give up on a message for good: revoke the temporary password it carries, say why."""
+
+        def decide(current: UserRecord | None) -> _Outcome[None]:
+            event = self._event(
+                "queued_mail_abandoned", login, now, None, message=message.id, reason=reason
+            )
+            temporary = current.temporary if current is not None else None
+            if current is None or temporary is None or temporary.id != message.credential_id:
+                return _Outcome(None, (*delivered, event))
+            revoked = attrs.evolve(current, temporary=None)
+            return _Outcome(revoked, (*delivered, event))
+
+        self._transact(message.user_key, decide)
+        self._store.delete_message(message.id)
+        return "abandoned"
 
     def _recovery_outcome(
         self,
@@ -814,6 +955,7 @@ class RecoveryService:
         delivered: tuple[AuditEvent, ...],
         now: datetime,
         origin: str | None,
+        queued: QueuedMessage | None = None,
     ) -> Callable[[UserRecord | None], _Outcome[None]]:
         """The request's effect on the user, stored with the delivery's audit events."""
 
@@ -838,10 +980,12 @@ class RecoveryService:
                 origin,
                 credential=credential.id,
                 expires_at=credential.expires_at.isoformat(),
+                delivery="queued" if queued is not None else "immediate",
             )
             return _Outcome(
                 accounts.temporary_issued(current, credential, now, self._policy),
                 (*delivered, event),
+                enqueue=(queued,) if queued is not None else (),
             )
 
         return decide

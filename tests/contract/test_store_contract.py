@@ -380,3 +380,61 @@ def test_concurrent_read_modify_write_loses_no_update(store: pr.Store) -> None:
     assert final is not None
     assert ([], threads_count * rounds) == (failures, final.failed_sign_ins)
     assert 1 + threads_count * rounds == final.version
+
+
+# -- the outbox (queued delivery) --------------------------------------------------------
+
+
+def _message(message_id: str = "m-1", minutes: int = 0, **changes: object) -> pr.QueuedMessage:
+    values: dict[str, object] = {
+        "id": message_id,
+        "user_key": "juan",
+        "purpose": pr.Purpose.TEMPORARY_PASSWORD,
+        "credential_id": "c-1",
+        "payload": b"\x01sealed-mail",
+        "created_at": AT,
+        "next_attempt_at": AT + timedelta(minutes=minutes),
+    }
+    values.update(changes)
+    return pr.QueuedMessage(**values)  # type: ignore[arg-type]
+
+
+def test_enqueue_rides_on_the_user_update(store: pr.Store) -> None:
+    """Messages given to update_user are stored (version 1) with it, and only if it writes."""
+    store.add_user(_user())
+    assert False is store.update_user(_user(), expected_version=7, enqueue=[_message("lost")])
+    assert [] == store.due_messages(AT + timedelta(days=1), 10)
+    assert True is store.update_user(_user(), expected_version=1, enqueue=[_message()])
+    assert [attrs.evolve(_message(), version=1)] == store.due_messages(AT, 10)
+
+
+def test_due_messages_in_order_up_to_the_limit(store: pr.Store) -> None:
+    """Only messages whose time has come, oldest first, at most ``limit``."""
+    store.add_user(_user())
+    queue = [_message("c", 2), _message("a", 0), _message("b", 1), _message("later", 90)]
+    store.update_user(_user(), expected_version=1, enqueue=queue)
+    due = store.due_messages(AT + timedelta(minutes=2), 10)
+    assert ["a", "b", "c"] == [m.id for m in due]
+    assert ["a", "b"] == [m.id for m in store.due_messages(AT + timedelta(minutes=2), 2)]
+    assert [] == store.due_messages(AT - timedelta(seconds=1), 10)
+
+
+def test_update_message_is_conditional(store: pr.Store) -> None:
+    """A claim with the read version wins once; a stale one changes nothing."""
+    store.add_user(_user())
+    store.update_user(_user(), expected_version=1, enqueue=[_message()])
+    claimed = _message(minutes=5, attempts=1, last_error="delivery_failed")
+    assert True is store.update_message(claimed, expected_version=1, events=[_event("claim")])
+    assert False is store.update_message(claimed, expected_version=1)
+    assert [attrs.evolve(claimed, version=2)] == store.due_messages(AT + timedelta(minutes=5), 10)
+    assert "claim" == store.audit_trail()[-1].kind
+
+
+def test_delete_message(store: pr.Store) -> None:
+    """A message is deleted once, with its audit events; a second delete says False."""
+    store.add_user(_user())
+    store.update_user(_user(), expected_version=1, enqueue=[_message()])
+    assert True is store.delete_message("m-1", [_event("queued_mail_sent")])
+    assert False is store.delete_message("m-1", [_event("never")])
+    assert [] == store.due_messages(AT + timedelta(days=1), 10)
+    assert "queued_mail_sent" == store.audit_trail()[-1].kind

@@ -272,3 +272,15 @@ def test_module_and_demo_run_as_programs(tmp_path: Path) -> None:
     )
     assert 0 == result.returncode, result.stderr
     assert result.stdout.endswith("Every step behaved as it should.\n")
+
+
+def test_queued_recover_and_deliver(run: Cli, server: SmtpServer) -> None:
+    """recover --queued stores the mail; deliver sends it through the server."""
+    set_up(run, server)
+    received = len(server.outbox)
+    run.ok("recover", "juan", "--queued")
+    assert received == len(server.outbox)
+    report = run.ok("deliver", "--json").json
+    assert (1, 0) == (report["sent"], report["retried"])
+    temporary_password_in(server.outbox[-1].message)
+    assert run.ok("deliver").out.startswith("Correos enviados: 0;")

@@ -165,4 +165,5 @@ def test_schema_1_file_migrates_to_oauth(db_path: Path) -> None:
         (record,) = store.list_senders()
     assert pr.Authentication.PASSWORD == record.account.settings.authentication
     with sqlite3.connect(db_path) as connection:
-        assert 2 == connection.execute("PRAGMA user_version").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    assert sqlite_adapter.SCHEMA_VERSION == version

@@ -78,3 +78,16 @@ def sign_in_once(
         results.put(error.code)
     else:
         results.put("ok")
+
+
+def deliver_worker(path: Path, key: str, barrier: Barrier, results: Queue[str]) -> None:
+    """Run deliver_pending until nothing is due; report how many mails this process sent."""
+    service = workstation(path, key)
+    barrier.wait()
+    sent = 0
+    while True:
+        report = service.deliver_pending(limit=3)
+        sent += report.sent
+        if report == pr.DeliveryReport():
+            break
+    results.put(str(sent))

@@ -17,7 +17,13 @@ import attrs
 
 from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery.domain.logins import audit_key, login_key
-from pwrecovery.domain.model import AuditEvent, SenderRecord, SenderSettings, UserRecord
+from pwrecovery.domain.model import (
+    AuditEvent,
+    QueuedMessage,
+    SenderRecord,
+    SenderSettings,
+    UserRecord,
+)
 from pwrecovery.errors import (
     DeliveryFailed,
     SenderAuthenticationFailed,
@@ -34,6 +40,7 @@ class InMemoryStore:
         self._users: dict[str, UserRecord] = {}
         self._senders: dict[str, SenderRecord] = {}
         self._audit: list[AuditEvent] = []
+        self._outbox: dict[str, QueuedMessage] = {}
 
     def __repr__(self) -> str:
         return f"InMemoryStore(<{len(self._users)} users, {len(self._senders)} senders>)"
@@ -54,13 +61,47 @@ class InMemoryStore:
             self._audit.extend(events)
 
     def update_user(
-        self, record: UserRecord, *, expected_version: int, events: Sequence[AuditEvent] = ()
+        self,
+        record: UserRecord,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
     ) -> bool:
         with self._lock:
             current = self._users.get(record.key)
             if current is None or current.version != expected_version:
                 return False
             self._users[record.key] = attrs.evolve(record, version=expected_version + 1)
+            self._audit.extend(events)
+            for message in enqueue:
+                self._outbox[message.id] = attrs.evolve(message, version=1)
+            return True
+
+    def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
+        with self._lock:
+            due = [m for m in self._outbox.values() if m.next_attempt_at <= now]
+        return sorted(due, key=lambda m: (m.next_attempt_at, m.id))[:limit]
+
+    def update_message(
+        self,
+        message: QueuedMessage,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+    ) -> bool:
+        with self._lock:
+            current = self._outbox.get(message.id)
+            if current is None or current.version != expected_version:
+                return False
+            self._outbox[message.id] = attrs.evolve(message, version=expected_version + 1)
+            self._audit.extend(events)
+            return True
+
+    def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
+        with self._lock:
+            if self._outbox.pop(message_id, None) is None:
+                return False
             self._audit.extend(events)
             return True
 

@@ -31,6 +31,8 @@ from pwrecovery.domain.model import (
     AuditEvent,
     Authentication,
     PendingVerification,
+    Purpose,
+    QueuedMessage,
     Security,
     SenderAccount,
     SenderRecord,
@@ -104,6 +106,21 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (  # 2: OAuth 2.0 (XOAUTH2) sender accounts
         "ALTER TABLE senders ADD COLUMN authentication TEXT NOT NULL DEFAULT 'password'",
     ),
+    (  # 3: queued delivery (a transactional outbox)
+        """CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            user_key TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            credential_id TEXT,
+            payload BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT,
+            version INTEGER NOT NULL
+        )""",
+        "CREATE INDEX outbox_due ON outbox (next_attempt_at, id)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -139,6 +156,11 @@ _SELECT_SENDER: Final = """SELECT s.id, s.owner, s.host, s.port, s.security, s.u
 
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _sortable_time(value: datetime) -> str:
+    """Fixed width, so that text order is time order (the outbox is queried by it)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -233,6 +255,50 @@ def _sender_from_row(row: sqlite3.Row) -> SenderRecord:
         id=row[0], owner=row[1], settings=settings, verified_at=_required_time(row[8])
     )
     return SenderRecord(account=account, secret=bytes(row[9]), owner_supervisor=bool(row[10]))
+
+
+_MESSAGE_COLUMNS: Final = (
+    "id",
+    "user_key",
+    "purpose",
+    "credential_id",
+    "payload",
+    "created_at",
+    "next_attempt_at",
+    "attempts",
+    "last_error",
+    "version",
+)
+
+
+def _message_row(message: QueuedMessage, version: int) -> tuple[object, ...]:
+    return (
+        message.id,
+        message.user_key,
+        message.purpose.value,
+        message.credential_id,
+        message.payload,
+        _sortable_time(message.created_at),
+        _sortable_time(message.next_attempt_at),
+        message.attempts,
+        message.last_error,
+        version,
+    )
+
+
+def _message_from_row(row: sqlite3.Row) -> QueuedMessage:
+    return QueuedMessage(
+        id=row["id"],
+        user_key=row["user_key"],
+        purpose=Purpose(row["purpose"]),
+        credential_id=row["credential_id"],
+        payload=bytes(row["payload"]),
+        created_at=_required_time(row["created_at"]),
+        next_attempt_at=_required_time(row["next_attempt_at"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        version=row["version"],
+    )
 
 
 def _event_row(event: AuditEvent) -> tuple[object, ...]:
@@ -366,7 +432,12 @@ class SqliteStore:
             self._append(connection, events)
 
     def update_user(
-        self, record: UserRecord, *, expected_version: int, events: Sequence[AuditEvent] = ()
+        self,
+        record: UserRecord,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
     ) -> bool:
         assignments = ", ".join(f"{column} = ?" for column in _USER_COLUMNS[1:])
         values = _user_row(record, expected_version + 1)
@@ -375,6 +446,51 @@ class SqliteStore:
                 f"UPDATE users SET {assignments} WHERE key = ? AND version = ?",  # noqa: S608
                 (*values[1:], record.key, expected_version),
             )
+            if cursor.rowcount != 1:
+                return False
+            self._append(connection, events)
+            placeholders = ", ".join("?" for _ in _MESSAGE_COLUMNS)
+            connection.executemany(
+                f"INSERT INTO outbox ({', '.join(_MESSAGE_COLUMNS)})"  # noqa: S608
+                f" VALUES ({placeholders})",
+                [_message_row(message, 1) for message in enqueue],
+            )
+            return True
+
+    # -- outbox ------------------------------------------------------------
+
+    def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
+        rows = self._read(
+            lambda c: c.execute(
+                f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM outbox"  # noqa: S608
+                " WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                (_sortable_time(now), limit),
+            ).fetchall()
+        )
+        return [_parsed("outbox", _message_from_row, row) for row in rows]
+
+    def update_message(
+        self,
+        message: QueuedMessage,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+    ) -> bool:
+        assignments = ", ".join(f"{column} = ?" for column in _MESSAGE_COLUMNS[1:])
+        values = _message_row(message, expected_version + 1)
+        with self._write() as connection:
+            cursor = connection.execute(
+                f"UPDATE outbox SET {assignments} WHERE id = ? AND version = ?",  # noqa: S608
+                (*values[1:], message.id, expected_version),
+            )
+            if cursor.rowcount != 1:
+                return False
+            self._append(connection, events)
+            return True
+
+    def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
+        with self._write() as connection:
+            cursor = connection.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
             if cursor.rowcount != 1:
                 return False
             self._append(connection, events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -31,6 +32,42 @@ class MailContent:
     expires_at: datetime | None = None
     locale: str = messages.DEFAULT_LOCALE
     new_address: str = ""  # masked; for the recovery-address-changed notice
+
+
+def content_to_json(content: MailContent, message_token: str) -> str:
+    """A queued mail's content (its secret included) and Message-ID token, as JSON text
+    to be encrypted before it is stored."""
+    return json.dumps(
+        {
+            "purpose": content.purpose.value,
+            "to_address": content.to_address,
+            "to_name": content.to_name,
+            "login": content.login,
+            "secret": content.secret,
+            "expires_at": content.expires_at.isoformat() if content.expires_at else None,
+            "locale": content.locale,
+            "new_address": content.new_address,
+            "message_token": message_token,
+        },
+        ensure_ascii=False,
+    )
+
+
+def content_from_json(text: str) -> tuple[MailContent, str]:
+    """The inverse of ``content_to_json``; ValueError or KeyError if it is not one."""
+    data = json.loads(text)
+    expires = data["expires_at"]
+    content = MailContent(
+        purpose=Purpose(data["purpose"]),
+        to_address=str(data["to_address"]),
+        to_name=str(data["to_name"]),
+        login=str(data["login"]),
+        secret=data["secret"],
+        expires_at=datetime.fromisoformat(expires) if expires else None,
+        locale=str(data["locale"]),
+        new_address=str(data["new_address"]),
+    )
+    return content, str(data["message_token"])
 
 
 def _address(display_name: str, addr_spec: str, field: str) -> Address:

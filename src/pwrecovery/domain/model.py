@@ -200,6 +200,37 @@ class AuditEvent:
     detail: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_detail, hash=False)
 
 
+@attrs.frozen(kw_only=True)
+class QueuedMessage:
+    """A mail waiting in the outbox (``request_recovery(..., delivery="queued")``).
+
+    ``payload`` is the mail's content, its secret included, as an AES-GCM blob bound
+    to ``id``; ``credential_id`` names the temporary password it carries, revoked if
+    the mail can never be sent. ``version`` grows with every stored change.
+    """
+
+    id: str
+    user_key: str
+    purpose: Purpose
+    credential_id: str | None
+    payload: bytes = attrs.field(repr=False)
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    version: int = 0
+
+
+@attrs.frozen
+class DeliveryReport:
+    """What one ``deliver_pending()`` run did."""
+
+    sent: int = 0
+    retried: int = 0
+    abandoned: int = 0
+    dropped: int = 0  # its temporary password was no longer current: nothing to send
+
+
 @attrs.frozen
 class LoginResult:
     status: LoginStatus

@@ -78,6 +78,15 @@ class Policy:
     uniform_response_time: timedelta = attrs.field(
         default=timedelta(seconds=1), validator=_non_negative_duration
     )
+    # Queued delivery: tries per message, the wait after the first failure (doubling up
+    # to an hour), and how long a worker holds a message it is sending.
+    delivery_attempts: int = attrs.field(default=8, validator=_positive_count)
+    delivery_retry_base: timedelta = attrs.field(
+        default=timedelta(minutes=1), validator=_positive_duration
+    )
+    delivery_lease: timedelta = attrs.field(
+        default=timedelta(minutes=5), validator=_positive_duration
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.password_max_length < self.password_min_length:

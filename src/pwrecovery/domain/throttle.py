@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from pwrecovery.domain.policy import Policy
 
+_RETRY_CAP = timedelta(hours=1)
+
 
 def recent_requests(
     requests: tuple[datetime, ...], now: datetime, policy: Policy
@@ -48,10 +50,21 @@ def lock_duration(failures: int, policy: Policy) -> timedelta | None:
     """
     if failures < policy.max_failed_sign_ins:
         return None
-    duration = policy.lockout_base
+    return doubled(policy.lockout_base, failures - policy.max_failed_sign_ins, policy.lockout_max)
+
+
+def retry_delay(attempts: int, policy: Policy) -> timedelta:
+    """The wait before a queued mail is tried again after ``attempts`` tries:
+    ``delivery_retry_base``, doubling with each try, at most an hour."""
+    return doubled(policy.delivery_retry_base, max(0, attempts - 1), _RETRY_CAP)
+
+
+def doubled(base: timedelta, times: int, cap: timedelta) -> timedelta:
+    """``base`` doubled ``times`` times, but never above ``cap``."""
+    duration = base
     # Doubling stops at the cap, so the loop ends after at most ~70 turns and never overflows.
-    for _ in range(failures - policy.max_failed_sign_ins):
-        if duration > policy.lockout_max / 2:
-            return policy.lockout_max
+    for _ in range(times):
+        if duration > cap / 2:
+            return cap
         duration *= 2
-    return min(duration, policy.lockout_max)
+    return min(duration, cap)

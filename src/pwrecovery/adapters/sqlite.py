@@ -17,36 +17,38 @@ Every ``sqlite3`` error is translated here, at the border, into
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from os import PathLike
 from typing import Any, Final, Self, TypeVar
 
-from pwrecovery.domain.logins import audit_key, login_key
+from pwrecovery.adapters.records import (
+    EVENT_COLUMNS,
+    MESSAGE_COLUMNS,
+    SENDER_COLUMNS,
+    TIME_COLUMNS,
+    USER_COLUMNS,
+    Row,
+    event_from_row,
+    event_row,
+    message_from_row,
+    message_row,
+    parsed,
+    sender_from_row,
+    sender_row,
+    user_from_row,
+    user_row,
+)
 from pwrecovery.domain.model import (
     AuditEvent,
-    Authentication,
-    PendingVerification,
-    Purpose,
     QueuedMessage,
-    Security,
-    SenderAccount,
     SenderRecord,
-    SenderSettings,
-    TemporaryCredential,
     UserRecord,
 )
-from pwrecovery.errors import (
-    PwRecoveryError,
-    StoreDamaged,
-    StoreSchemaTooNew,
-    StoreUnavailable,
-    UserExists,
-)
+from pwrecovery.errors import StoreSchemaTooNew, StoreUnavailable, UserExists
 
 T = TypeVar("T")
 
@@ -124,201 +126,54 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
-_USER_COLUMNS: Final = (
-    "key",
-    "login",
-    "display_name",
-    "supervisor",
-    "password_hash",
-    "recovery_email",
-    "recovery_email_verified",
-    "pending_code_hash",
-    "pending_expires_at",
-    "pending_attempts",
-    "temporary_id",
-    "temporary_hash",
-    "temporary_issued_at",
-    "temporary_expires_at",
-    "failed_sign_ins",
-    "locked_until",
-    "recovery_requests",
-    "version",
-)
-_SELECT_USER: Final = f"SELECT {', '.join(_USER_COLUMNS)} FROM users"  # noqa: S608 (constant)
+_SELECT_USER: Final = f"SELECT {', '.join(USER_COLUMNS)} FROM users"  # noqa: S608 (constant)
 _HAS_VERIFIED_SUPERVISOR: Final = """SELECT EXISTS (SELECT 1 FROM users
     WHERE supervisor = 1 AND recovery_email_verified = 1 AND recovery_email IS NOT NULL)"""
-_SELECT_AUDIT: Final = "SELECT kind, login, at, origin, detail FROM audit"
-_SELECT_SENDER: Final = """SELECT s.id, s.owner, s.host, s.port, s.security, s.username,
-    s.from_address, s.display_name, s.verified_at, s.secret, COALESCE(u.supervisor, 0),
-    s.authentication
+_SELECT_AUDIT: Final = "SELECT kind, login, login_key, at, origin, detail FROM audit"
+_SELECT_SENDER: Final = """SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security,
+    s.username, s.from_address, s.display_name, s.verified_at, s.secret, s.authentication,
+    COALESCE(u.supervisor, 0) AS owner_supervisor
     FROM senders AS s LEFT JOIN users AS u ON u.key = s.owner_key"""
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat()
-
-
-def _sortable_time(value: datetime) -> str:
+def _sql_time(value: datetime) -> str:
     """Fixed width, so that text order is time order (the outbox is queried by it)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+def _to_sql(row: Mapping[str, object]) -> dict[str, object]:
+    return {k: _sql_time(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
-def _required_time(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
+def _from_sql(row: sqlite3.Row) -> dict[str, object]:
+    values: dict[str, object] = dict(zip(row.keys(), row, strict=True))
+    for column in TIME_COLUMNS & values.keys():
+        text = values[column]
+        values[column] = datetime.fromisoformat(text) if isinstance(text, str) else text
+    return values
 
 
-def _user_row(record: UserRecord, version: int) -> tuple[object, ...]:
-    pending, temporary = record.pending_verification, record.temporary
+def _reader(table: str, parse: Callable[[Row], T]) -> Callable[[sqlite3.Row], T]:
+    return lambda row: parsed(table, lambda r: parse(_from_sql(r)), row)
+
+
+_read_user = _reader("users", user_from_row)
+_read_sender = _reader("senders", sender_from_row)
+_read_message = _reader("outbox", message_from_row)
+_read_event = _reader("audit", event_from_row)
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({values})"  # noqa: S608 (constant names)
+
+
+def _update(table: str, columns: tuple[str, ...], key: str) -> str:
+    assignments = ", ".join(f"{c} = :{c}" for c in columns if c != key)
     return (
-        record.key,
-        record.login,
-        record.display_name,
-        int(record.supervisor),
-        record.password_hash,
-        record.recovery_email,
-        int(record.recovery_email_verified),
-        pending.code_hash if pending else None,
-        _time(pending.expires_at) if pending else None,
-        pending.attempts if pending else None,
-        temporary.id if temporary else None,
-        temporary.hash if temporary else None,
-        _time(temporary.issued_at) if temporary else None,
-        _time(temporary.expires_at) if temporary else None,
-        record.failed_sign_ins,
-        _time(record.locked_until),
-        json.dumps([_time(t) for t in record.recovery_requests]),
-        version,
-    )
-
-
-def _parsed(table: str, parse: Callable[[sqlite3.Row], T], row: sqlite3.Row) -> T:
-    """A row turned back into a value, or StoreDamaged naming the table: a value edited by
-    hand or damaged on disk is a clear error, never a crash deep in the service."""
-    try:
-        return parse(row)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, PwRecoveryError) as error:
-        raise StoreDamaged(table) from error
-
-
-def _user_from_row(row: sqlite3.Row) -> UserRecord:
-    pending = (
-        PendingVerification(
-            code_hash=row["pending_code_hash"],
-            expires_at=_required_time(row["pending_expires_at"]),
-            attempts=row["pending_attempts"],
-        )
-        if row["pending_code_hash"] is not None
-        else None
-    )
-    temporary = (
-        TemporaryCredential(
-            id=row["temporary_id"],
-            hash=row["temporary_hash"],
-            issued_at=_required_time(row["temporary_issued_at"]),
-            expires_at=_required_time(row["temporary_expires_at"]),
-        )
-        if row["temporary_id"] is not None
-        else None
-    )
-    return UserRecord(
-        key=row["key"],
-        login=row["login"],
-        display_name=row["display_name"],
-        supervisor=bool(row["supervisor"]),
-        password_hash=row["password_hash"],
-        recovery_email=row["recovery_email"],
-        recovery_email_verified=bool(row["recovery_email_verified"]),
-        pending_verification=pending,
-        temporary=temporary,
-        failed_sign_ins=row["failed_sign_ins"],
-        locked_until=_parse_time(row["locked_until"]),
-        recovery_requests=tuple(_required_time(t) for t in json.loads(row["recovery_requests"])),
-        version=row["version"],
-    )
-
-
-def _sender_from_row(row: sqlite3.Row) -> SenderRecord:
-    settings = SenderSettings(
-        host=row[2],
-        port=row[3],
-        security=Security(row[4]),
-        username=row[5],
-        from_address=row[6],
-        display_name=row[7],
-        authentication=Authentication(row[11]),
-    )
-    account = SenderAccount(
-        id=row[0], owner=row[1], settings=settings, verified_at=_required_time(row[8])
-    )
-    return SenderRecord(account=account, secret=bytes(row[9]), owner_supervisor=bool(row[10]))
-
-
-_MESSAGE_COLUMNS: Final = (
-    "id",
-    "user_key",
-    "purpose",
-    "credential_id",
-    "payload",
-    "created_at",
-    "next_attempt_at",
-    "attempts",
-    "last_error",
-    "version",
-)
-
-
-def _message_row(message: QueuedMessage, version: int) -> tuple[object, ...]:
-    return (
-        message.id,
-        message.user_key,
-        message.purpose.value,
-        message.credential_id,
-        message.payload,
-        _sortable_time(message.created_at),
-        _sortable_time(message.next_attempt_at),
-        message.attempts,
-        message.last_error,
-        version,
-    )
-
-
-def _message_from_row(row: sqlite3.Row) -> QueuedMessage:
-    return QueuedMessage(
-        id=row["id"],
-        user_key=row["user_key"],
-        purpose=Purpose(row["purpose"]),
-        credential_id=row["credential_id"],
-        payload=bytes(row["payload"]),
-        created_at=_required_time(row["created_at"]),
-        next_attempt_at=_required_time(row["next_attempt_at"]),
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        version=row["version"],
-    )
-
-
-def _event_row(event: AuditEvent) -> tuple[object, ...]:
-    return (
-        event.kind,
-        event.login,
-        audit_key(event.login),
-        _time(event.at),
-        event.origin,
-        json.dumps(dict(event.detail), ensure_ascii=False, sort_keys=True),
-    )
-
-
-def _event_from_row(row: sqlite3.Row) -> AuditEvent:
-    return AuditEvent(
-        kind=row["kind"],
-        login=row["login"],
-        at=_required_time(row["at"]),
-        origin=row["origin"],
-        detail=json.loads(row["detail"]),
+        f"UPDATE {table} SET {assignments}"  # noqa: S608 (constant names)
+        f" WHERE {key} = :{key} AND version = :expected_version"
     )
 
 
@@ -404,28 +259,24 @@ class SqliteStore:
     @staticmethod
     def _append(connection: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
         connection.executemany(
-            "INSERT INTO audit (kind, login, login_key, at, origin, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [_event_row(event) for event in events],
+            _insert("audit", EVENT_COLUMNS), [_to_sql(event_row(event)) for event in events]
         )
 
     # -- users -------------------------------------------------------------
 
     def get_user(self, key: str) -> UserRecord | None:
         row = self._read(lambda c: c.execute(f"{_SELECT_USER} WHERE key = ?", (key,)).fetchone())
-        return None if row is None else _parsed("users", _user_from_row, row)
+        return None if row is None else _read_user(row)
 
     def list_users(self) -> list[UserRecord]:
         rows = self._read(lambda c: c.execute(f"{_SELECT_USER} ORDER BY key").fetchall())
-        return [_parsed("users", _user_from_row, row) for row in rows]
+        return [_read_user(row) for row in rows]
 
     def add_user(self, record: UserRecord, events: Sequence[AuditEvent] = ()) -> None:
-        placeholders = ", ".join("?" for _ in _USER_COLUMNS)
         with self._write() as connection:
             cursor = connection.execute(
-                f"INSERT OR IGNORE INTO users ({', '.join(_USER_COLUMNS)})"  # noqa: S608
-                f" VALUES ({placeholders})",
-                _user_row(record, 1),
+                _insert("users", USER_COLUMNS).replace("INSERT", "INSERT OR IGNORE", 1),
+                _to_sql(user_row(record, 1)),
             )
             if cursor.rowcount != 1:
                 raise UserExists(record.login)
@@ -439,21 +290,18 @@ class SqliteStore:
         events: Sequence[AuditEvent] = (),
         enqueue: Sequence[QueuedMessage] = (),
     ) -> bool:
-        assignments = ", ".join(f"{column} = ?" for column in _USER_COLUMNS[1:])
-        values = _user_row(record, expected_version + 1)
+        values = _to_sql(user_row(record, expected_version + 1))
         with self._write() as connection:
             cursor = connection.execute(
-                f"UPDATE users SET {assignments} WHERE key = ? AND version = ?",  # noqa: S608
-                (*values[1:], record.key, expected_version),
+                _update("users", USER_COLUMNS, "key"),
+                {**values, "expected_version": expected_version},
             )
             if cursor.rowcount != 1:
                 return False
             self._append(connection, events)
-            placeholders = ", ".join("?" for _ in _MESSAGE_COLUMNS)
             connection.executemany(
-                f"INSERT INTO outbox ({', '.join(_MESSAGE_COLUMNS)})"  # noqa: S608
-                f" VALUES ({placeholders})",
-                [_message_row(message, 1) for message in enqueue],
+                _insert("outbox", MESSAGE_COLUMNS),
+                [_to_sql(message_row(message, 1)) for message in enqueue],
             )
             return True
 
@@ -462,12 +310,12 @@ class SqliteStore:
     def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
         rows = self._read(
             lambda c: c.execute(
-                f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM outbox"  # noqa: S608
+                f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM outbox"  # noqa: S608
                 " WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-                (_sortable_time(now), limit),
+                (_sql_time(now), limit),
             ).fetchall()
         )
-        return [_parsed("outbox", _message_from_row, row) for row in rows]
+        return [_read_message(row) for row in rows]
 
     def update_message(
         self,
@@ -476,12 +324,11 @@ class SqliteStore:
         expected_version: int,
         events: Sequence[AuditEvent] = (),
     ) -> bool:
-        assignments = ", ".join(f"{column} = ?" for column in _MESSAGE_COLUMNS[1:])
-        values = _message_row(message, expected_version + 1)
+        values = _to_sql(message_row(message, expected_version + 1))
         with self._write() as connection:
             cursor = connection.execute(
-                f"UPDATE outbox SET {assignments} WHERE id = ? AND version = ?",  # noqa: S608
-                (*values[1:], message.id, expected_version),
+                _update("outbox", MESSAGE_COLUMNS, "id"),
+                {**values, "expected_version": expected_version},
             )
             if cursor.rowcount != 1:
                 return False
@@ -504,29 +351,13 @@ class SqliteStore:
 
     def list_senders(self) -> list[SenderRecord]:
         rows = self._read(lambda c: c.execute(f"{_SELECT_SENDER} ORDER BY s.id").fetchall())
-        return [_parsed("senders", _sender_from_row, row) for row in rows]
+        return [_read_sender(row) for row in rows]
 
     def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
-        account, settings = record.account, record.account.settings
         with self._write() as connection:
             connection.execute(
-                "INSERT OR REPLACE INTO senders (id, owner, owner_key, host, port, security,"
-                " username, from_address, display_name, verified_at, secret, authentication)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    account.id,
-                    account.owner,
-                    login_key(account.owner),
-                    settings.host,
-                    settings.port,
-                    settings.security.value,
-                    settings.username,
-                    settings.from_address,
-                    settings.display_name,
-                    _time(account.verified_at),
-                    record.secret,
-                    settings.authentication.value,
-                ),
+                _insert("senders", SENDER_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1),
+                _to_sql(sender_row(record)),
             )
             self._append(connection, events)
 
@@ -554,4 +385,4 @@ class SqliteStore:
                 f"{_SELECT_AUDIT} WHERE login_key = ? ORDER BY id", (key,)
             ).fetchall()
 
-        return [_parsed("audit", _event_from_row, row) for row in self._read(query)]
+        return [_read_event(row) for row in self._read(query)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import settings
 
 import pwrecovery as pr
@@ -16,6 +18,7 @@ from tests.helpers import (
     sender_settings,
     verify_address,
 )
+from tests.postgres import postgres_bin, running_postgres
 
 pytest_plugins = ["pwrecovery.testing.plugin"]
 
@@ -24,6 +27,33 @@ settings.register_profile("pwrecovery", deadline=None)
 settings.load_profile("pwrecovery")
 
 ServiceFactory = Callable[..., pr.RecoveryService]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on loopback for the whole run (skipped where none is installed)."""
+    if postgres_bin() is None:
+        reason = "PostgreSQL server binaries are not installed (apt-get install postgresql)"
+        if os.environ.get("PWRECOVERY_REQUIRE_POSTGRES"):
+            pytest.fail(reason)  # CI installs them: there a skip would hide a gap
+        pytest.skip(reason)
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
+    """An engine on that server, with no pwrecovery tables left from an earlier test."""
+    engine = sa.create_engine(postgres_url, pool_size=10)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "DROP TABLE IF EXISTS pwrecovery_outbox, pwrecovery_audit, pwrecovery_senders,"
+                " pwrecovery_users, pwrecovery_schema"
+            )
+        )
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pwrecovery.adapters.argon2 import Argon2idHasher
 from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
 from pwrecovery.adapters.smtp import SmtpMailer
@@ -128,3 +130,18 @@ __all__ = [
     "VerificationFailed",
     "generate_key",
 ]
+
+if TYPE_CHECKING:
+    from pwrecovery.adapters.sqlalchemy import SqlAlchemyStore  # noqa: F401
+
+
+def __getattr__(name: str) -> object:
+    # SqlAlchemyStore needs the optional extra "server" (SQLAlchemy): it is imported only
+    # when asked for, so `import pwrecovery` never needs SQLAlchemy. Not in __all__ for
+    # the same reason.
+    if name == "SqlAlchemyStore":
+        from pwrecovery.adapters.sqlalchemy import SqlAlchemyStore  # noqa: PLC0415
+
+        return SqlAlchemyStore
+    msg = f"module 'pwrecovery' has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -86,7 +86,8 @@ from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
 from pwrecovery.resources import common_passwords
 from pwrecovery.secretbox import QUEUED_MESSAGE, SecretBox
 
-_MAX_TRANSACTION_ATTEMPTS: Final = 8
+_MAX_TRANSACTION_ATTEMPTS: Final = 24
+_RACE_BACKOFF_SECONDS: Final = 0.002  # doubled per lost race, at most 0.1 s, with jitter
 _ID_BYTES: Final = 8
 _MESSAGE_ID_BYTES: Final = 16
 
@@ -228,6 +229,10 @@ class RecoveryService:
                 events=outcome.events,
                 enqueue=outcome.enqueue,
             ):
+                # Lost a race: step aside a random moment, longer each time, so that
+                # workstations hammering one user take turns instead of colliding again.
+                ceiling = min(0.1, _RACE_BACKOFF_SECONDS * 2**attempt)
+                time.sleep(ceiling * self._randbelow(1000) / 1000)
                 continue
             if outcome.error is not None:
                 raise outcome.error

@@ -25,10 +25,10 @@ from tests.helpers import (
 from tests.integration import workers
 
 
-def prepared(path: Path, key: str, mailer: pr.RecordingMailer) -> pr.RecoveryService:
-    """A store file with a supervisor, juan, a sender and both addresses verified."""
+def prepared(path: Path | str, key: str, mailer: pr.RecordingMailer) -> pr.RecoveryService:
+    """A store (file or server URL) with a supervisor, juan, a sender, addresses verified."""
     service = pr.RecoveryService(
-        store=pr.SqliteStore(path), mailer=mailer, secret_key=key, hasher=cheap_hasher()
+        store=workers.open_store(path), mailer=mailer, secret_key=key, hasher=cheap_hasher()
     )
     service.add_user("SUPERVISOR", SUPERVISOR_PASSWORD, supervisor=True)
     service.add_user("juan", USER_PASSWORD)

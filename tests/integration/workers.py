@@ -21,9 +21,21 @@ BUSY_POLICY = pr.Policy(
 )
 
 
-def workstation(path: Path, key: str, policy: pr.Policy | None = None) -> pr.RecoveryService:
+def open_store(location: Path | str) -> pr.Store:
+    """A SQLite file by path, or a server database by SQLAlchemy URL."""
+    if isinstance(location, str) and "://" in location:
+        import sqlalchemy as sa  # noqa: PLC0415 (only the server tests need it)
+
+        # NullPool: every connection closes after use, so nothing is left open at exit.
+        engine = sa.create_engine(location, poolclass=sa.pool.NullPool)
+        store: pr.Store = pr.SqlAlchemyStore(engine)
+        return store
+    return pr.SqliteStore(location)
+
+
+def workstation(path: Path | str, key: str, policy: pr.Policy | None = None) -> pr.RecoveryService:
     return pr.RecoveryService(
-        store=pr.SqliteStore(path),
+        store=open_store(path),
         mailer=pr.RecordingMailer(),
         secret_key=key,
         hasher=cheap_hasher(),
@@ -32,7 +44,7 @@ def workstation(path: Path, key: str, policy: pr.Policy | None = None) -> pr.Rec
 
 
 def race_to_change(
-    path: Path, key: str, temporary: str, number: int, barrier: Barrier, results: Queue[str]
+    path: Path | str, key: str, temporary: str, number: int, barrier: Barrier, results: Queue[str]
 ) -> None:
     """Wait for the others, then try to change the password with the temporary one."""
     service = workstation(path, key)
@@ -47,7 +59,7 @@ def race_to_change(
 
 
 def busy_workstation(
-    path: Path, key: str, rounds: int, barrier: Barrier, results: Queue[str]
+    path: Path | str, key: str, rounds: int, barrier: Barrier, results: Queue[str]
 ) -> None:
     """Sign in, fail a sign-in and ask for a recovery, ``rounds`` times, as fast as it can."""
     service = workstation(path, key, BUSY_POLICY)
@@ -65,7 +77,7 @@ def busy_workstation(
 
 
 def sign_in_once(
-    path: Path, key: str, password: str, barrier: Barrier, results: Queue[str]
+    path: Path | str, key: str, password: str, barrier: Barrier, results: Queue[str]
 ) -> None:
     """One sign-in from another process: "ok" or the error code (with retry_after)."""
     service = workstation(path, key)
@@ -80,7 +92,7 @@ def sign_in_once(
         results.put("ok")
 
 
-def deliver_worker(path: Path, key: str, barrier: Barrier, results: Queue[str]) -> None:
+def deliver_worker(path: Path | str, key: str, barrier: Barrier, results: Queue[str]) -> None:
     """Run deliver_pending until nothing is due; report how many mails this process sent."""
     service = workstation(path, key)
     barrier.wait()
@@ -91,3 +103,12 @@ def deliver_worker(path: Path, key: str, barrier: Barrier, results: Queue[str]) 
         if report == pr.DeliveryReport():
             break
     results.put(str(sent))
+
+
+def open_and_count(location: str, barrier: Barrier, results: Queue[str]) -> None:
+    """Open a new server store at the same instant as another process: report its users."""
+    barrier.wait()
+    try:
+        results.put(str(len(open_store(location).list_users())))
+    except pr.PwRecoveryError as error:
+        results.put(error.code)

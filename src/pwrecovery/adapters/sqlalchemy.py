@@ -125,6 +125,7 @@ def _create_version_1(connection: sa.Connection) -> None:
 # Each entry moves the schema from version i to i + 1. Never edit a released entry.
 MIGRATIONS: Final[tuple[Callable[[sa.Connection], None], ...]] = (_create_version_1,)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+_LOCK: Final = 0x7077_7265_636F  # "pwreco": the advisory lock held while migrating
 
 
 class SqlAlchemyStore:
@@ -151,11 +152,19 @@ class SqlAlchemyStore:
             raise StoreUnavailable from error
 
     def _migrate(self) -> None:
+        try:
+            self._migrate_once()
+        except StoreUnavailable:
+            # Another workstation created the schema table at the same instant (databases
+            # without an advisory lock): it exists now, so the second try only reads it.
+            self._migrate_once()
+
+    def _migrate_once(self) -> None:
         with self._transaction() as connection:
-            schema_table.create(connection, checkfirst=True)
             if connection.dialect.name == "postgresql":
                 # Two workstations opening a new database at once migrate it once.
-                connection.execute(sa.text("LOCK TABLE pwrecovery_schema IN EXCLUSIVE MODE"))
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+            schema_table.create(connection, checkfirst=True)
             found = connection.execute(sa.select(schema_table.c.version)).scalar()
             current = int(found) if found is not None else 0
             if current > SCHEMA_VERSION:

@@ -142,3 +142,9 @@ def test_mask_never_reveals_more_than_the_first_character(address: str) -> None:
     masked = mask_address(normalized)
     assert f"{local[0]}***" == masked.rpartition("@")[0]
     assert f"{local[0]}***@{domain}" == masked
+
+
+def test_encoded_word_syntax_is_refused() -> None:
+    """An address shaped like an encoded word would be written as another address: refused."""
+    with pytest.raises(pr.InvalidEmailAddress):
+        normalize_address("=?utf-8?q?Jos=C3=A9?=@x.mx")

@@ -16,10 +16,12 @@ def normalize_address(address: object) -> str:
     """The normalised form of an e-mail address, or ``InvalidEmailAddress``.
 
     Uses ``email-validator`` without DNS lookups: no domain literals, no quoted
-    local parts, no display names, RFC 5321 length limits; internationalised
-    addresses are accepted.
+    local parts, no display names, RFC 5321 length limits, no ``=?`` (encoded-word
+    syntax); internationalised addresses are accepted.
     """
-    if not isinstance(address, str) or not is_header_safe(address):
+    # "=?" is legal in a local part, but the email package would decode it as an encoded
+    # word when writing the header: the header's recipient would differ from the envelope's.
+    if not isinstance(address, str) or not is_header_safe(address) or "=?" in address:
         raise InvalidEmailAddress
     try:
         result = email_validator.validate_email(

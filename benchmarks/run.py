@@ -43,6 +43,7 @@ from pathlib import Path
 import attrs
 
 import pwrecovery as pr
+from pwrecovery.adapters import records
 from pwrecovery.adapters import sqlite as sqlite_adapter
 from pwrecovery.domain.logins import login_key
 from pwrecovery.domain.mail import MailContent, compose
@@ -128,22 +129,17 @@ def bulk_users(path: Path, count: int) -> None:
     """Add ``count`` users (and their audit events) in one transaction, as a big catalog."""
     hashed = cheap_hasher().hash(PASSWORD)
     now = datetime.now(UTC)
-    placeholders = ", ".join("?" for _ in sqlite_adapter._USER_COLUMNS)
-    columns = ", ".join(sqlite_adapter._USER_COLUMNS)
-    rows = []
-    events = []
+    users, events = [], []
     for number in range(count):
         login = f"usuario{number:06d}"
         record = pr.UserRecord(login=login, key=login_key(login), password_hash=hashed)
-        rows.append(sqlite_adapter._user_row(record, 1))
-        events.append(sqlite_adapter._event_row(pr.AuditEvent("user_added", login, now)))
-    with sqlite3.connect(path) as connection:
-        connection.executemany(f"INSERT INTO users ({columns}) VALUES ({placeholders})", rows)  # noqa: S608
-        connection.executemany(
-            "INSERT INTO audit (kind, login, login_key, at, origin, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            events,
+        users.append(sqlite_adapter._to_sql(records.user_row(record, 1)))
+        events.append(
+            sqlite_adapter._to_sql(records.event_row(pr.AuditEvent("user_added", login, now)))
         )
+    with sqlite3.connect(path) as connection:
+        connection.executemany(sqlite_adapter._insert("users", records.USER_COLUMNS), users)
+        connection.executemany(sqlite_adapter._insert("audit", records.EVENT_COLUMNS), events)
 
 
 def bench_authenticate(folder: Path, rounds: int) -> float:
@@ -274,9 +270,12 @@ def bench_two_processes(folder: Path, rounds: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 10,000 users")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few rounds, 1,000 users, targets not judged (CI)"
+    )
     args = parser.parse_args()
-    rounds = 10 if args.quick else 40
-    big = 10_000 if args.quick else 100_000
+    rounds = 3 if args.smoke else 10 if args.quick else 40
+    big = 1_000 if args.smoke else 10_000 if args.quick else 100_000
     with tempfile.TemporaryDirectory(prefix="pwrecovery-bench-") as name:
         folder = Path(name)
         scale = bench_scale(folder, rounds, big)
@@ -323,7 +322,7 @@ def main() -> int:
         missed += not met
         verdict = "ok" if met else "MISSED"
         print(f"{label:<62} {value:6.3f}  (target {sense} {target:.2f})  {verdict}")
-    return 1 if missed else 0
+    return 1 if missed and not args.smoke else 0
 
 
 if __name__ == "__main__":

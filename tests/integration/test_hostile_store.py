@@ -17,7 +17,7 @@ from tests.helpers import (
     temporary_password_in,
 )
 from tests.integration import workers
-from tests.integration.test_sqlite_store import prepared, run_processes
+from tests.integration.workers import prepared, run_processes
 
 SALT = "c2FsdHNhbHRzYWx0c2FsdA"
 DIGEST = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"

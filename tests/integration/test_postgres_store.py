@@ -8,10 +8,8 @@ import sqlalchemy as sa
 
 import pwrecovery as pr
 from pwrecovery.adapters import sqlalchemy as server_store
-from pwrecovery.testing import temporary_password_in
-from tests.helpers import NEW_PASSWORD, race_to_change
 from tests.integration import workers
-from tests.integration.test_sqlite_store import prepared, run_processes
+from tests.integration.workers import run_processes
 
 
 def test_schema_created_and_versioned(postgres_engine: sa.Engine) -> None:
@@ -61,85 +59,3 @@ def test_server_unreachable_is_store_unavailable() -> None:
     with pytest.raises(pr.StoreUnavailable) as caught:
         pr.SqlAlchemyStore(engine)
     assert "base de datos de claves" in str(caught.value)
-
-
-def test_threads_race_for_one_temporary_password(
-    postgres_engine: sa.Engine, postgres_url: str
-) -> None:
-    """Eight threads, each with its own engine, try one temporary password: one wins."""
-    mailer = pr.RecordingMailer()
-    key = pr.generate_key()
-    prepared(postgres_url, key, mailer).request_recovery("juan")
-    temporary = temporary_password_in(mailer.outbox[-1])
-    services = [workers.workstation(postgres_url, key) for _ in range(8)]
-    outcomes = race_to_change(services, "juan", temporary)
-    assert 1 == outcomes.count("ok")
-    assert {"ok", "invalid_credentials", "too_many_attempts"} >= set(outcomes)
-
-
-def test_processes_race_for_one_temporary_password(
-    postgres_engine: sa.Engine, postgres_url: str
-) -> None:
-    """Three processes on one server try the same temporary password: exactly one wins."""
-    mailer = pr.RecordingMailer()
-    key = pr.generate_key()
-    prepared(postgres_url, key, mailer).request_recovery("juan")
-    temporary = temporary_password_in(mailer.outbox[-1])
-    outcomes = run_processes(
-        workers.race_to_change, [(postgres_url, key, temporary, n) for n in range(3)]
-    )
-    assert 1 == outcomes.count("ok")
-    assert {"ok", "invalid_credentials"} >= set(outcomes)
-
-
-def test_four_busy_workstations_lose_nothing(postgres_engine: sa.Engine, postgres_url: str) -> None:
-    """Four processes sign in and request recoveries together: no error, every event kept."""
-    rounds = 10
-    key = pr.generate_key()
-    prepared(postgres_url, key, pr.RecordingMailer())
-    already = len(pr.SqlAlchemyStore(postgres_engine).audit_trail("juan"))
-    outcomes = run_processes(workers.busy_workstation, [(postgres_url, key, rounds)] * 4)
-    assert ["ok"] * 4 == outcomes
-    kinds = [e.kind for e in pr.SqlAlchemyStore(postgres_engine).audit_trail("juan")[already:]]
-    for kind in ("signed_in", "sign_in_failed", "mail_sent", "temporary_password_issued"):
-        assert 4 * rounds == kinds.count(kind), kind
-
-
-def test_queued_delivery_with_two_workers(postgres_engine: sa.Engine, postgres_url: str) -> None:
-    """Ten queued mails, two worker processes on the server: each mail sent exactly once."""
-    key = pr.generate_key()
-    mailer = pr.RecordingMailer()
-    service = prepared(postgres_url, key, mailer)
-    for number in range(10):
-        login = f"usuario{number}"
-        service.add_user(login, "Clave larga del usuario 1")
-        service.set_recovery_email(login, f"{login}@empresa.mx")
-        from pwrecovery.testing import verification_code_in  # noqa: PLC0415
-
-        service.confirm_recovery_email(login, verification_code_in(mailer.outbox[-1]))
-        service.request_recovery(login, delivery="queued")
-    outcomes = run_processes(workers.deliver_worker, [(postgres_url, key), (postgres_url, key)])
-    assert 10 == sum(int(sent) for sent in outcomes)
-
-
-def test_the_whole_story_on_postgresql(postgres_engine: sa.Engine) -> None:
-    """Recovery, forced change and sign-in over the server store."""
-    mailer = pr.RecordingMailer()
-    from tests.helpers import cheap_hasher, sender_settings, verify_address  # noqa: PLC0415
-
-    service = pr.RecoveryService(
-        store=pr.SqlAlchemyStore(postgres_engine),
-        mailer=mailer,
-        secret_key=pr.generate_key(),
-        hasher=cheap_hasher(),
-    )
-    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
-    service.add_user("juan", "Caballo azul 77")
-    service.configure_sender("SUPERVISOR", sender_settings(), "smtp-app-password")
-    verify_address(service, mailer, "SUPERVISOR", "s@empresa.mx")
-    verify_address(service, mailer, "juan", "juan@empresa.mx")
-    service.request_recovery("juan")
-    temporary = temporary_password_in(mailer.outbox[-1])
-    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("juan", temporary).status
-    service.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
-    assert pr.LoginStatus.OK == service.authenticate("JUAN", NEW_PASSWORD).status

@@ -8,8 +8,6 @@ import pwrecovery as pr
 from pwrecovery.testing import temporary_password_in, verification_code_in
 from pwrecovery.testing.smtp import SmtpServer
 from tests.helpers import SMTP_PASSWORD, cheap_hasher
-from tests.integration import workers
-from tests.integration.test_sqlite_store import prepared, run_processes
 
 
 def test_queued_recovery_over_real_smtp(
@@ -36,22 +34,3 @@ def test_queued_recovery_over_real_smtp(
     assert pr.DeliveryReport(sent=1) == service.deliver_pending()
     temporary = temporary_password_in(starttls_server.outbox[-1].message)
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("juan", temporary).status
-
-
-def test_two_worker_processes_send_every_mail_once(db_path: Path) -> None:
-    """Twenty queued mails, two worker processes at once: each mail sent exactly once."""
-    key = pr.generate_key()
-    mailer = pr.RecordingMailer()
-    service = prepared(db_path, key, mailer)
-    for number in range(20):
-        login = f"usuario{number:02d}"
-        service.add_user(login, "Clave larga del usuario 1")
-        service.set_recovery_email(login, f"{login}@empresa.mx")
-        service.confirm_recovery_email(login, verification_code_in(mailer.outbox[-1]))
-        service.request_recovery(login, delivery="queued")
-    outcomes = run_processes(workers.deliver_worker, [(db_path, key), (db_path, key)])
-    assert 20 == sum(int(sent) for sent in outcomes)
-    with pr.SqliteStore(db_path) as store:
-        assert [] == store.due_messages(pr.SystemClock().now().replace(year=2100), 100)
-        sent = [e for e in store.audit_trail() if e.kind == "queued_mail_sent"]
-    assert 20 == len({e.detail["message"] for e in sent}) == len(sent)

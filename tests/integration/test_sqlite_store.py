@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
 from pathlib import Path
 
@@ -16,26 +15,10 @@ from tests.helpers import (
     SUPERVISOR_PASSWORD,
     USER_PASSWORD,
     cheap_hasher,
-    race_to_change,
-    sender_settings,
     temporary_password_in,
     verification_code_in,
-    verify_address,
 )
-from tests.integration import workers
-
-
-def prepared(path: Path | str, key: str, mailer: pr.RecordingMailer) -> pr.RecoveryService:
-    """A store (file or server URL) with a supervisor, juan, a sender, addresses verified."""
-    service = pr.RecoveryService(
-        store=workers.open_store(path), mailer=mailer, secret_key=key, hasher=cheap_hasher()
-    )
-    service.add_user("SUPERVISOR", SUPERVISOR_PASSWORD, supervisor=True)
-    service.add_user("juan", USER_PASSWORD)
-    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
-    verify_address(service, mailer, "SUPERVISOR", "supervisor@empresa.mx")
-    verify_address(service, mailer, "juan", "juan@empresa.mx")
-    return service
+from tests.integration.workers import prepared
 
 
 def test_schema_created_and_versioned(db_path: Path) -> None:
@@ -149,61 +132,3 @@ def test_no_secret_in_the_file(db_path: Path) -> None:
     for secret in secrets:
         assert secret.encode() not in raw, f"a secret of length {len(secret)} is in the file"
     assert b"$argon2id$" in raw
-
-
-def test_threads_race_for_one_temporary_password(db_path: Path) -> None:
-    """Eight threads, each with its own connection, try one temporary password: one wins."""
-    mailer = pr.RecordingMailer()
-    key = pr.generate_key()
-    prepared(db_path, key, mailer).request_recovery("juan")
-    temporary = temporary_password_in(mailer.outbox[-1])
-    services = [workers.workstation(db_path, key) for _ in range(8)]
-    outcomes = race_to_change(services, "juan", temporary)
-    assert 1 == outcomes.count("ok")
-    assert {"ok", "invalid_credentials", "too_many_attempts"} >= set(outcomes)
-    changes = [e for e in services[0].audit_trail("juan") if e.kind == "password_changed"]
-    assert 1 == len(changes)
-
-
-def run_processes(target: object, args_for: list[tuple[object, ...]]) -> list[str]:
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    barrier = context.Barrier(len(args_for))
-    processes = [
-        context.Process(target=target, args=(*args, barrier, results)) for args in args_for
-    ]
-    for process in processes:
-        process.start()
-    outcomes = [results.get(timeout=120) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-        assert 0 == process.exitcode
-    return outcomes
-
-
-def test_processes_race_for_one_temporary_password(db_path: Path) -> None:
-    """Three processes on one file try the same temporary password: exactly one wins."""
-    mailer = pr.RecordingMailer()
-    key = pr.generate_key()
-    prepared(db_path, key, mailer).request_recovery("juan")
-    temporary = temporary_password_in(mailer.outbox[-1])
-    outcomes = run_processes(
-        workers.race_to_change, [(db_path, key, temporary, n) for n in range(3)]
-    )
-    assert 1 == outcomes.count("ok")
-    assert {"ok", "invalid_credentials"} >= set(outcomes)
-
-
-def test_four_busy_workstations_lose_nothing(db_path: Path) -> None:
-    """Four processes sign in and request recoveries together: no error, every event kept."""
-    rounds = 15
-    key = pr.generate_key()
-    prepared(db_path, key, pr.RecordingMailer())
-    with pr.SqliteStore(db_path) as store:
-        already = len(store.audit_trail("juan"))
-    outcomes = run_processes(workers.busy_workstation, [(db_path, key, rounds)] * 4)
-    assert ["ok"] * 4 == outcomes
-    with pr.SqliteStore(db_path) as store:
-        kinds = [e.kind for e in store.audit_trail("juan")[already:]]
-    for kind in ("signed_in", "sign_in_failed", "mail_sent", "temporary_password_issued"):
-        assert 4 * rounds == kinds.count(kind), kind

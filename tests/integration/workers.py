@@ -1,18 +1,28 @@
-"""Work done in other processes ("workstations") on one SQLite file.
+"""Several workstations on one store (a SQLite file or a server database): the setup,
+the process runner, and the work each process does.
 
-Top-level functions so that the spawn start method can import them.
+The work is in top-level functions so that the spawn start method can import them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+from collections.abc import Callable
 from datetime import timedelta
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pwrecovery as pr
-from tests.helpers import USER_PASSWORD, cheap_hasher
+from tests.helpers import (
+    SMTP_PASSWORD,
+    SUPERVISOR_PASSWORD,
+    USER_PASSWORD,
+    cheap_hasher,
+    sender_settings,
+    verify_address,
+)
 
 BUSY_POLICY = pr.Policy(
     recovery_requests_per_window=100_000,
@@ -112,3 +122,33 @@ def open_and_count(location: str, barrier: Barrier, results: Queue[str]) -> None
         results.put(str(len(open_store(location).list_users())))
     except pr.PwRecoveryError as error:
         results.put(error.code)
+
+
+def prepared(location: Path | str, key: str, mailer: pr.RecordingMailer) -> pr.RecoveryService:
+    """A store (file or server URL) with a supervisor, juan, a sender, addresses verified."""
+    service = pr.RecoveryService(
+        store=open_store(location), mailer=mailer, secret_key=key, hasher=cheap_hasher()
+    )
+    service.add_user("SUPERVISOR", SUPERVISOR_PASSWORD, supervisor=True)
+    service.add_user("juan", USER_PASSWORD)
+    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    verify_address(service, mailer, "SUPERVISOR", "supervisor@empresa.mx")
+    verify_address(service, mailer, "juan", "juan@empresa.mx")
+    return service
+
+
+def run_processes(target: Callable[..., None], args_for: list[tuple[object, ...]]) -> list[str]:
+    """Start one spawned process per argument tuple, released together; their reports."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    barrier = context.Barrier(len(args_for))
+    processes = [
+        context.Process(target=target, args=(*args, barrier, results)) for args in args_for
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        assert 0 == process.exitcode
+    return outcomes

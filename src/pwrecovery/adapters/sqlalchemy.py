@@ -24,8 +24,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from pwrecovery.adapters.records import (
-    MESSAGE_COLUMNS,
-    USER_COLUMNS,
     Row,
     event_from_row,
     event_row,
@@ -218,18 +216,43 @@ class SqlAlchemyStore:
         events: Sequence[AuditEvent] = (),
         enqueue: Sequence[QueuedMessage] = (),
     ) -> bool:
-        values = user_row(record, expected_version + 1)
+        def insert_messages(connection: sa.Connection) -> None:
+            if enqueue:
+                connection.execute(sa.insert(outbox), [message_row(m, 1) for m in enqueue])
+
+        row = user_row(record, expected_version + 1)
+        return self._write_if_unchanged(
+            users,
+            "key",
+            row,
+            expected_version=expected_version,
+            events=events,
+            also=insert_messages,
+        )
+
+    def _write_if_unchanged(
+        self,
+        table: sa.Table,
+        key: str,
+        row: Row,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent],
+        also: Callable[[sa.Connection], None] | None = None,
+    ) -> bool:
+        """The conditional write of every versioned row: only over ``expected_version``,
+        with its audit events (and ``also``) in the same transaction; False if it lost."""
         with self._transaction() as connection:
             result = connection.execute(
-                sa.update(users)
-                .where(users.c.key == record.key, users.c.version == expected_version)
-                .values({c: values[c] for c in USER_COLUMNS if c != "key"})
+                sa.update(table)
+                .where(table.c[key] == row[key], table.c.version == expected_version)
+                .values({c: v for c, v in row.items() if c != key})
             )
             if result.rowcount != 1:
                 return False
             self._append(connection, events)
-            if enqueue:
-                connection.execute(sa.insert(outbox), [message_row(m, 1) for m in enqueue])
+            if also is not None:
+                also(connection)
             return True
 
     def has_verified_supervisor(self) -> bool:
@@ -290,17 +313,10 @@ class SqlAlchemyStore:
         expected_version: int,
         events: Sequence[AuditEvent] = (),
     ) -> bool:
-        values = message_row(message, expected_version + 1)
-        with self._transaction() as connection:
-            result = connection.execute(
-                sa.update(outbox)
-                .where(outbox.c.id == message.id, outbox.c.version == expected_version)
-                .values({c: values[c] for c in MESSAGE_COLUMNS if c != "id"})
-            )
-            if result.rowcount != 1:
-                return False
-            self._append(connection, events)
-            return True
+        row = message_row(message, expected_version + 1)
+        return self._write_if_unchanged(
+            outbox, "id", row, expected_version=expected_version, events=events
+        )
 
     def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
         with self._transaction() as connection:

@@ -290,19 +290,45 @@ class SqliteStore:
         events: Sequence[AuditEvent] = (),
         enqueue: Sequence[QueuedMessage] = (),
     ) -> bool:
-        values = _to_sql(user_row(record, expected_version + 1))
-        with self._write() as connection:
-            cursor = connection.execute(
-                _update("users", USER_COLUMNS, "key"),
-                {**values, "expected_version": expected_version},
-            )
-            if cursor.rowcount != 1:
-                return False
-            self._append(connection, events)
+        def insert_messages(connection: sqlite3.Connection) -> None:
             connection.executemany(
                 _insert("outbox", MESSAGE_COLUMNS),
                 [_to_sql(message_row(message, 1)) for message in enqueue],
             )
+
+        row = user_row(record, expected_version + 1)
+        return self._write_if_unchanged(
+            "users",
+            USER_COLUMNS,
+            "key",
+            row,
+            expected_version=expected_version,
+            events=events,
+            also=insert_messages,
+        )
+
+    def _write_if_unchanged(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        key: str,
+        row: Mapping[str, object],
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent],
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> bool:
+        """The conditional write of every versioned row: only over ``expected_version``,
+        with its audit events (and ``also``) in the same transaction; False if it lost."""
+        with self._write() as connection:
+            cursor = connection.execute(
+                _update(table, columns, key), {**_to_sql(row), "expected_version": expected_version}
+            )
+            if cursor.rowcount != 1:
+                return False
+            self._append(connection, events)
+            if also is not None:
+                also(connection)
             return True
 
     # -- outbox ------------------------------------------------------------
@@ -324,16 +350,10 @@ class SqliteStore:
         expected_version: int,
         events: Sequence[AuditEvent] = (),
     ) -> bool:
-        values = _to_sql(message_row(message, expected_version + 1))
-        with self._write() as connection:
-            cursor = connection.execute(
-                _update("outbox", MESSAGE_COLUMNS, "id"),
-                {**values, "expected_version": expected_version},
-            )
-            if cursor.rowcount != 1:
-                return False
-            self._append(connection, events)
-            return True
+        row = message_row(message, expected_version + 1)
+        return self._write_if_unchanged(
+            "outbox", MESSAGE_COLUMNS, "id", row, expected_version=expected_version, events=events
+        )
 
     def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
         with self._write() as connection:

@@ -26,6 +26,22 @@ def confirm_by_mail(
     service.confirm_recovery_email(login, verification_code_in(server.outbox[-1].message))
 
 
+def ready_over_smtp(
+    db_path: Path, mailer: pr.SmtpMailer, server: SmtpServer, key: str
+) -> pr.RecoveryService:
+    """SUPERVISOR and juan on a SQLite file, the supervisor's sender on the loopback server,
+    both addresses confirmed with the codes the server received."""
+    service = pr.RecoveryService(
+        store=pr.SqliteStore(db_path), mailer=mailer, secret_key=key, hasher=cheap_hasher()
+    )
+    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
+    service.add_user("juan", "Caballo azul 77")
+    service.configure_sender("SUPERVISOR", server.settings(), SMTP_PASSWORD)
+    confirm_by_mail(service, server, "SUPERVISOR", "supervisor@empresa.mx")
+    confirm_by_mail(service, server, "juan", "juan@empresa.mx")
+    return service
+
+
 def test_seed_flow_end_to_end(
     db_path: Path, starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:
@@ -119,14 +135,7 @@ def test_delivery_faults_lose_nothing(
     """Whatever breaks on the way to the mail server, recovery fails cleanly over real SMTP:
     DeliveryFailed, no temporary password left, the old password works, the failure audited."""
     key = pr.generate_key()
-    service = pr.RecoveryService(
-        store=pr.SqliteStore(db_path), mailer=smtp_mailer, secret_key=key, hasher=cheap_hasher()
-    )
-    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
-    service.add_user("juan", "Caballo azul 77")
-    service.configure_sender("SUPERVISOR", starttls_server.settings(), SMTP_PASSWORD)
-    confirm_by_mail(service, starttls_server, "SUPERVISOR", "supervisor@empresa.mx")
-    confirm_by_mail(service, starttls_server, "juan", "juan@empresa.mx")
+    service = ready_over_smtp(db_path, smtp_mailer, starttls_server, key)
     service.request_recovery("juan")
     earlier = temporary_password_in(starttls_server.outbox[-1].message)
 
@@ -166,3 +175,16 @@ def test_delivery_faults_lose_nothing(
     assert {"delivery_attempt_failed", "delivery_failed", "temporary_password_withdrawn"} <= set(
         kinds
     )
+
+
+def test_queued_recovery_over_real_smtp(
+    db_path: Path, starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
+) -> None:
+    """The request commits, the worker sends through the loopback server, the password works."""
+    service = ready_over_smtp(db_path, smtp_mailer, starttls_server, pr.generate_key())
+    received = len(starttls_server.outbox)
+    service.request_recovery("juan", delivery="queued")
+    assert received == len(starttls_server.outbox)
+    assert pr.DeliveryReport(sent=1) == service.deliver_pending()
+    temporary = temporary_password_in(starttls_server.outbox[-1].message)
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("juan", temporary).status

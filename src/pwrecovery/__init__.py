@@ -1,5 +1,9 @@
 """Self-service password recovery by e-mail for host accounting applications.
 
+Everything a host needs is importable from here (``import pwrecovery as pr``);
+the modules behind it are private unless documented (``pwrecovery.testing``,
+``pwrecovery.records`` for those who write a store, ``pwrecovery.oauth``).
+
 >>> import pwrecovery as pr
 >>> pr.Policy().temporary_password_ttl.days
 7
@@ -7,36 +11,29 @@
 
 from __future__ import annotations
 
+import warnings
+from importlib import metadata
 from typing import TYPE_CHECKING
 
+from pwrecovery._domain.policy import Policy
+from pwrecovery._service import RecoveryService
 from pwrecovery.adapters.argon2 import Argon2idHasher
+from pwrecovery.adapters.legacy import BcryptHasher, Pbkdf2Hasher
 from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
+from pwrecovery.adapters.secretbox import generate_key
 from pwrecovery.adapters.smtp import SmtpMailer
 from pwrecovery.adapters.sqlite import SqliteStore
 from pwrecovery.adapters.system import SystemClock
-from pwrecovery.domain.model import (
-    AuditEvent,
-    Authentication,
-    DeliveryReport,
-    LoginResult,
-    LoginStatus,
-    PendingVerification,
-    Purpose,
-    QueuedMessage,
-    Readiness,
-    RecoverySent,
-    Security,
-    SenderAccount,
-    SenderRecord,
-    SenderSettings,
-    TemporaryCredential,
-    User,
-    UserRecord,
-)
-from pwrecovery.domain.policy import Policy
-from pwrecovery.errors import (
+from pwrecovery.exceptions import (
+    AccountDisabled,
+    BasicAuthDisabled,
+    CatalogError,
     ConcurrentModification,
+    CredentialError,
     DeliveryFailed,
+    DeliveryRejected,
+    ImportRejected,
+    InputError,
     InvalidConfiguration,
     InvalidCredentials,
     InvalidEmailAddress,
@@ -48,12 +45,19 @@ from pwrecovery.errors import (
     PwRecoveryError,
     RateLimited,
     RecoveryEmailMissing,
+    RecoveryRefused,
+    SecretError,
     SecretKeyInvalid,
+    SecretKeyMissing,
     SecretUndecryptable,
+    SenderAddressRefused,
     SenderAuthenticationFailed,
     SenderCredentialsEmpty,
+    SenderError,
+    SenderInUse,
     SenderUnreachable,
     StoreDamaged,
+    StoreError,
     StoreSchemaTooNew,
     StoreUnavailable,
     TemporaryPasswordExpired,
@@ -64,19 +68,47 @@ from pwrecovery.errors import (
     UserExists,
     VerificationFailed,
 )
+from pwrecovery.models import (
+    AuditEvent,
+    Authentication,
+    DeliveryReport,
+    ImportedUser,
+    LoginResult,
+    LoginStatus,
+    Problem,
+    Purpose,
+    Readiness,
+    RecoverySent,
+    Security,
+    SenderAccount,
+    SenderSettings,
+    User,
+)
 from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
-from pwrecovery.secretbox import generate_key
-from pwrecovery.service import RecoveryService
+
+try:
+    __version__ = metadata.version("pwrecovery")
+except metadata.PackageNotFoundError:  # pragma: no cover (run from a source tree)
+    __version__ = "0+unknown"
 
 __all__ = [
+    "AccountDisabled",
     "Argon2idHasher",
     "AuditEvent",
     "Authentication",
+    "BasicAuthDisabled",
+    "BcryptHasher",
+    "CatalogError",
     "Clock",
     "ConcurrentModification",
+    "CredentialError",
     "DeliveryFailed",
+    "DeliveryRejected",
     "DeliveryReport",
+    "ImportRejected",
+    "ImportedUser",
     "InMemoryStore",
+    "InputError",
     "InvalidConfiguration",
     "InvalidCredentials",
     "InvalidEmailAddress",
@@ -90,34 +122,39 @@ __all__ = [
     "PasswordConfirmationMismatch",
     "PasswordHasher",
     "PasswordPolicyViolation",
-    "PendingVerification",
+    "Pbkdf2Hasher",
     "Policy",
+    "Problem",
     "Purpose",
     "PwRecoveryError",
-    "QueuedMessage",
     "RateLimited",
     "Readiness",
     "RecordingMailer",
     "RecoveryEmailMissing",
+    "RecoveryRefused",
     "RecoverySent",
     "RecoveryService",
+    "SecretError",
     "SecretKeyInvalid",
+    "SecretKeyMissing",
     "SecretUndecryptable",
     "Security",
     "SenderAccount",
+    "SenderAddressRefused",
     "SenderAuthenticationFailed",
     "SenderCredentialsEmpty",
-    "SenderRecord",
+    "SenderError",
+    "SenderInUse",
     "SenderSettings",
     "SenderUnreachable",
     "SmtpMailer",
     "SqliteStore",
     "Store",
     "StoreDamaged",
+    "StoreError",
     "StoreSchemaTooNew",
     "StoreUnavailable",
     "SystemClock",
-    "TemporaryCredential",
     "TemporaryPasswordExpired",
     "TokenProvider",
     "TokenUnavailable",
@@ -126,22 +163,46 @@ __all__ = [
     "UnknownUser",
     "User",
     "UserExists",
-    "UserRecord",
     "VerificationFailed",
+    "__version__",
     "generate_key",
 ]
 
 if TYPE_CHECKING:
     from pwrecovery.adapters.sqlalchemy import SqlAlchemyStore  # noqa: F401
 
+# Names that moved in release 2: still importable from here, with a warning.
+_MOVED = {
+    "UserRecord": "pwrecovery.records",
+    "SenderRecord": "pwrecovery.records",
+    "QueuedMessage": "pwrecovery.records",
+    "PendingVerification": "pwrecovery.records",
+    "TemporaryCredential": "pwrecovery.records",
+}
+
 
 def __getattr__(name: str) -> object:
     # SqlAlchemyStore needs the optional extra "server" (SQLAlchemy): it is imported only
-    # when asked for, so `import pwrecovery` never needs SQLAlchemy. Not in __all__ for
-    # the same reason.
+    # when asked for, so `import pwrecovery` never needs SQLAlchemy.
     if name == "SqlAlchemyStore":
-        from pwrecovery.adapters.sqlalchemy import SqlAlchemyStore  # noqa: PLC0415
-
+        try:
+            from pwrecovery.adapters.sqlalchemy import SqlAlchemyStore  # noqa: PLC0415
+        except ModuleNotFoundError as error:
+            msg = (
+                "SqlAlchemyStore needs SQLAlchemy and a database driver: "
+                "pip install 'pwrecovery[server]' (PostgreSQL) or 'pwrecovery[mysql]'"
+            )
+            raise ModuleNotFoundError(msg, name=error.name) from error
         return SqlAlchemyStore
+    if name in _MOVED:
+        module = _MOVED[name]
+        warnings.warn(
+            f"pwrecovery.{name} moved to {module}.{name}; the old name goes in release 3",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(module), name)
     msg = f"module 'pwrecovery' has no attribute {name!r}"
     raise AttributeError(msg)

@@ -528,3 +528,155 @@ CLI: Final[dict[str, dict[str, str]]] = {
         "demo.missing_aiosmtpd": "The demo needs aiosmtpd: pip install 'pwrecovery[testing]'.",
     },
 }
+
+
+# Texts added in the second release; the interim catalog until the gettext catalogs land.
+# A key ending in "#one" / "#other" is a plural form.
+EXTRA: Final[dict[str, dict[str, str]]] = {
+    "es_MX": {
+        "duration.second#one": "{count} segundo",
+        "duration.second#other": "{count} segundos",
+        "duration.minute#one": "{count} minuto",
+        "duration.minute#other": "{count} minutos",
+        "duration.hour#one": "{count} hora",
+        "duration.hour#other": "{count} horas",
+        "duration.hours_and_minutes": "{hours} y {minutes}",
+        "error.invalid_login.empty": "Escribe tu nombre de usuario.",
+        "error.account_disabled": (
+            "Este usuario está desactivado; pide a quien administra el sistema que lo active."
+        ),
+        "error.import_rejected#one": "No se importó ningún usuario: {count} fila tiene problemas.",
+        "error.import_rejected#other": (
+            "No se importó ningún usuario: {count} filas tienen problemas."
+        ),
+        "import.row": "Fila {number} («{login}»): {reason}.",
+        "import_reason.duplicate_in_batch": "el usuario aparece más de una vez",
+        "import_reason.duplicate_in_store": "el usuario ya existe",
+        "import_reason.unknown_hash": "ningún método configurado reconoce la clave cifrada",
+        "import_reason.invalid_login": "el nombre de usuario no es válido",
+        "import_reason.invalid_email": "el correo de recuperación no es válido",
+        "import_reason.invalid_locale": "el idioma no está disponible",
+        "import_reason.invalid_display_name": "el nombre no es válido",
+        "import_reason.invalid_password_hash": "la clave cifrada no es válida",
+        "error.sender_in_use#one": (
+            "El usuario «{login}» es dueño de {count} cuenta remitente; "
+            "elimínala antes de eliminar al usuario."
+        ),
+        "error.sender_in_use#other": (
+            "El usuario «{login}» es dueño de {count} cuentas remitentes; "
+            "elimínalas antes de eliminar al usuario."
+        ),
+        "error.secret_key_missing": (
+            "Esta acción necesita la llave de cifrado y este equipo no la tiene; "
+            "hazla desde el equipo que envía los correos."
+        ),
+        "error.basic_auth_disabled": (
+            "El servidor de correo {host} ya no acepta usuario y clave (autenticación básica "
+            "desactivada); cambia la cuenta remitente a OAuth 2.0."
+        ),
+        "error.sender_address_refused": (
+            "El servidor de correo {host} no permite enviar como {address} ({reply}); "
+            "usa la dirección de la propia cuenta remitente."
+        ),
+        "error.delivery_rejected": (
+            "El servidor de correo rechazó el mensaje de forma definitiva ({reply}); "
+            "volver a intentarlo no servirá: revisa la cuenta remitente y la dirección."
+        ),
+        "unreachable.expects_ssl": (
+            "el puerto {port} espera una conexión SSL (TLS implícito) desde el inicio"
+        ),
+        "unreachable.expects_starttls": (
+            "el puerto {port} espera STARTTLS, no una conexión SSL desde el inicio"
+        ),
+        "unreachable.smtputf8_unsupported": (
+            "el servidor no acepta direcciones con caracteres internacionales (SMTPUTF8)"
+        ),
+        "config_rule.range": "debe ser un número entero de {min} a {max}",
+        "config_rule.positive_duration": "debe ser un timedelta positivo",
+        "config_rule.non_negative_duration": "debe ser un timedelta de cero o más",
+        "config_rule.positive_count": "debe ser un número entero positivo",
+        "config_rule.min_bits": "debe dar al menos {bits} bits",
+        "config_rule.one_of": "debe ser uno de: {choices}",
+        "config_rule.aware_datetime": "debe dar una fecha y hora con zona horaria",
+        "config_rule.hostname": "debe ser un nombre de servidor o una dirección IP",
+        "config_rule.not_below": "no puede ser menor que {other}",
+        "config_rule.locale": "debe ser uno de los idiomas disponibles: {locales}",
+        "config_rule.timezone": "debe ser una zona horaria de la base IANA, como America/Mexico_City",
+        "config_rule.sender_settings": "debe ser un SenderSettings",
+        "config_rule.positive_seconds": "debe ser un número positivo de segundos",
+        "config_rule.text": "debe ser un texto",
+        "config_rule.type": "debe ser un {kind}",
+    },
+    "en": {
+        "duration.second#one": "{count} second",
+        "duration.second#other": "{count} seconds",
+        "duration.minute#one": "{count} minute",
+        "duration.minute#other": "{count} minutes",
+        "duration.hour#one": "{count} hour",
+        "duration.hour#other": "{count} hours",
+        "duration.hours_and_minutes": "{hours} and {minutes}",
+        "error.invalid_login.empty": "Type your user name.",
+        "error.account_disabled": "This user is disabled; ask your administrator to enable it.",
+        "error.import_rejected#one": "No user was imported: {count} row has problems.",
+        "error.import_rejected#other": "No user was imported: {count} rows have problems.",
+        "import.row": "Row {number} (“{login}”): {reason}.",
+        "import_reason.duplicate_in_batch": "the user appears more than once",
+        "import_reason.duplicate_in_store": "the user already exists",
+        "import_reason.unknown_hash": "no configured hasher recognises the password hash",
+        "import_reason.invalid_login": "the user name is not valid",
+        "import_reason.invalid_email": "the recovery address is not valid",
+        "import_reason.invalid_locale": "the language is not available",
+        "import_reason.invalid_display_name": "the name is not valid",
+        "import_reason.invalid_password_hash": "the password hash is not valid",
+        "error.sender_in_use#one": (
+            "The user “{login}” owns {count} sender account; remove it before removing the user."
+        ),
+        "error.sender_in_use#other": (
+            "The user “{login}” owns {count} sender accounts; remove them before removing the user."
+        ),
+        "error.secret_key_missing": (
+            "This action needs the encryption key and this workstation does not have it; "
+            "do it on the machine that sends the mail."
+        ),
+        "error.basic_auth_disabled": (
+            "The mail server {host} no longer accepts a username and password (basic "
+            "authentication is disabled); switch the sender account to OAuth 2.0."
+        ),
+        "error.sender_address_refused": (
+            "The mail server {host} does not allow sending as {address} ({reply}); "
+            "use the sender account's own address."
+        ),
+        "error.delivery_rejected": (
+            "The mail server refused the message for good ({reply}); trying again will "
+            "not help: check the sender account and the address."
+        ),
+        "unreachable.expects_ssl": "port {port} expects an SSL (implicit TLS) connection from the start",
+        "unreachable.expects_starttls": "port {port} expects STARTTLS, not SSL from the start",
+        "unreachable.smtputf8_unsupported": (
+            "the server does not accept addresses with international characters (SMTPUTF8)"
+        ),
+        "config_rule.range": "it must be a whole number from {min} to {max}",
+        "config_rule.positive_duration": "it must be a positive timedelta",
+        "config_rule.non_negative_duration": "it must be a timedelta of zero or more",
+        "config_rule.positive_count": "it must be a positive whole number",
+        "config_rule.min_bits": "it must give at least {bits} bits",
+        "config_rule.one_of": "it must be one of: {choices}",
+        "config_rule.aware_datetime": "it must give an aware date and time",
+        "config_rule.hostname": "it must be a host name or an IP address",
+        "config_rule.not_below": "it must not be below {other}",
+        "config_rule.locale": "it must be one of the available languages: {locales}",
+        "config_rule.timezone": "it must be an IANA time zone such as America/Mexico_City",
+        "config_rule.sender_settings": "it must be a SenderSettings",
+        "config_rule.positive_seconds": "it must be a positive number of seconds",
+        "config_rule.text": "it must be a text",
+        "config_rule.type": "it must be a {kind}",
+    },
+}
+EXTRA["es_MX"]["password_rule.temporary_form"] = (
+    "no puede tener la forma de una clave temporal (grupos de cuatro separados por guiones)"
+)
+EXTRA["en"]["password_rule.temporary_form"] = (
+    "it cannot look like a temporary password (groups of four joined by hyphens)"
+)
+EXTRA["es_MX"]["config_rule.extra"] = "instala el complemento con pip install 'pwrecovery[{extra}]'"
+EXTRA["en"]["config_rule.extra"] = "install the extra with pip install 'pwrecovery[{extra}]'"

@@ -8,14 +8,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
-from pwrecovery.domain.model import (
-    AuditEvent,
-    QueuedMessage,
-    SenderAccount,
-    SenderRecord,
-    SenderSettings,
-    UserRecord,
-)
+from pwrecovery.models import AuditEvent, SenderAccount, SenderSettings
+from pwrecovery.records import QueuedMessage, SenderRecord, Throttle, UserRecord
 
 
 @runtime_checkable
@@ -27,6 +21,10 @@ class Clock(Protocol):
 
 @runtime_checkable
 class PasswordHasher(Protocol):
+    """Hashes and checks passwords. ``identifies`` says whether an encoded hash is this
+    hasher's own (its format, within its bounds), so a service with several hashers
+    (``legacy_hashers=``) knows which one checks a stored hash."""
+
     def hash(self, password: str) -> str:
         """A salted, encoded hash of ``password``."""
         ...
@@ -39,31 +37,38 @@ class PasswordHasher(Protocol):
         """Whether ``encoded`` was made with weaker parameters than the current ones."""
         ...
 
+    def identifies(self, encoded: str) -> bool:
+        """Whether ``encoded`` is in this hasher's format and within its bounds."""
+        ...
+
 
 @runtime_checkable
 class TokenProvider(Protocol):
-    """Gives OAuth 2.0 access tokens for XOAUTH2 sender accounts; refreshing is its job.
+    """Gives OAuth 2.0 access tokens for XOAUTH2 sender accounts.
 
-    ``refresh_token`` is what the host stored through ``configure_sender`` (encrypted
-    like an SMTP password), or None if it keeps its own. Any exception it raises is
-    reported as ``TokenUnavailable``.
+    ``secret`` is what was stored through ``configure_sender`` (encrypted like an
+    SMTP password): a refresh token, a client secret, a credentials bundle of
+    ``pwrecovery.oauth``, or None. The answer is the access token, or an
+    ``AccessToken`` carrying its expiry (the service reuses it until shortly
+    before) and, when the provider rotated it, the new refresh token to store.
+    Any exception it raises is reported as ``TokenUnavailable``.
     """
 
-    def access_token(self, account: SenderAccount, refresh_token: str | None) -> str: ...
+    def access_token(self, account: SenderAccount, secret: str | None, /) -> object: ...
 
 
 @runtime_checkable
 class Mailer(Protocol):
     """Sends mail through one sender account at a time.
 
-    Raises only ``SenderAuthenticationFailed``, ``SenderUnreachable`` or
-    ``DeliveryFailed``, translated from whatever the mail library raised.
-    ``password`` is the account's password, or its OAuth 2.0 access token when
-    ``settings.authentication`` is ``XOAUTH2``.
+    Raises only ``SenderError`` subclasses, translated from whatever the mail
+    library raised. ``password`` is the account's password, or its OAuth 2.0
+    access token when ``settings.authentication`` is ``XOAUTH2``.
     """
 
     def verify(self, settings: SenderSettings, password: str) -> None:
-        """Connect and log in as the sender, then quit; raise if that fails."""
+        """Connect and log in as the sender, check that the server accepts its From
+        address (MAIL FROM, then RSET), and quit; raise if any of that fails."""
         ...
 
     def send(self, settings: SenderSettings, password: str, message: EmailMessage) -> None:
@@ -73,20 +78,31 @@ class Mailer(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    """Where users, sender accounts and the audit trail live.
+    """Where users, sender accounts, the outbox and the audit trail live.
 
-    Each method is one transaction. ``update_user`` is conditional: it writes
-    only when the stored version still equals ``expected_version`` (and then
-    stores ``expected_version + 1``), and says whether it did; that is how two
-    workstations acting on one user at once never lose an update.
+    Each method is one transaction. Writes of versioned records are conditional:
+    they happen only when the stored version still equals ``expected_version``
+    (then ``expected_version + 1`` is stored) and say whether they did; that is
+    how two workstations acting on one record at once never lose an update.
+    Audit events and queued messages passed along are written in the same
+    transaction. ``pwrecovery.testing.contract`` holds the tests every store passes.
     """
+
+    # -- users -------------------------------------------------------------
 
     def get_user(self, key: str) -> UserRecord | None: ...
 
-    def list_users(self) -> list[UserRecord]: ...
+    def list_users(self) -> list[UserRecord]:
+        """Every user, by key (code point order)."""
+        ...
 
-    def add_user(self, record: UserRecord, events: Sequence[AuditEvent] = ()) -> None:
-        """Insert a new user; ``UserExists`` if the key is taken."""
+    def add_users(
+        self,
+        records: Sequence[UserRecord],
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
+    ) -> None:
+        """Insert new users (at version 1), all or none; ``UserExists`` if a key is taken."""
         ...
 
     def update_user(
@@ -100,6 +116,57 @@ class Store(Protocol):
         """Write ``record`` if unchanged since read, with ``events`` and the messages to
         ``enqueue`` (stored at version 1), all in one transaction."""
         ...
+
+    def remove_user(
+        self, key: str, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        """Delete the user and its queued messages if unchanged since read."""
+        ...
+
+    def has_verified_supervisor(self) -> bool:
+        """Whether at least one enabled supervisor has a verified recovery address."""
+        ...
+
+    # -- sign-in attempts on logins that do not exist -----------------------
+
+    def fingerprint_key(self) -> bytes:
+        """A random key made once per store, for the fingerprints of unknown logins."""
+        ...
+
+    def get_throttle(self, fingerprint: str) -> Throttle | None: ...
+
+    def put_throttle(
+        self, record: Throttle, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        """Insert (``expected_version=0``: only if absent) or conditionally update."""
+        ...
+
+    def prune_throttles(self, idle_before: datetime, keep: int) -> int:
+        """Forget fingerprints untouched since ``idle_before``, and the least recently
+        touched beyond ``keep``; say how many went."""
+        ...
+
+    # -- senders -----------------------------------------------------------
+
+    def list_senders(self) -> list[SenderRecord]:
+        """Every sender, with ``owner_supervisor`` reflecting the owner's current role."""
+        ...
+
+    def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Insert a sender, or replace the one with the same id (its version grows)."""
+        ...
+
+    def update_sender(
+        self, record: SenderRecord, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        """Conditional, like ``update_user``: its usage, or its secret resealed."""
+        ...
+
+    def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
+        """Delete a sender; False if there was none with that id."""
+        ...
+
+    # -- outbox ------------------------------------------------------------
 
     def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
         """Queued messages whose ``next_attempt_at`` has come, oldest first."""
@@ -119,21 +186,7 @@ class Store(Protocol):
         """Remove a message (sent, abandoned or dropped); False if it was already gone."""
         ...
 
-    def has_verified_supervisor(self) -> bool:
-        """Whether at least one supervisor has a verified recovery address."""
-        ...
-
-    def list_senders(self) -> list[SenderRecord]:
-        """Every sender, with ``owner_supervisor`` reflecting the owner's current role."""
-        ...
-
-    def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
-        """Insert a sender, or replace the one with the same id."""
-        ...
-
-    def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        """Delete a sender; False if there was none with that id."""
-        ...
+    # -- audit -------------------------------------------------------------
 
     def append_audit(self, events: Sequence[AuditEvent]) -> None: ...
 

@@ -12,7 +12,7 @@ import attrs
 from cryptography.exceptions import InvalidKey, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from pwrecovery.errors import InvalidConfiguration
+from pwrecovery.exceptions import InvalidConfiguration
 
 _PHC: Final = re.compile(
     r"\$argon2id\$v=(?P<v>\d{1,3})\$m=(?P<m>\d{1,10}),t=(?P<t>\d{1,10}),p=(?P<p>\d{1,3})"
@@ -24,6 +24,7 @@ HASH_BYTES: Final = 32
 _MIN_SALT: Final = 8
 _MIN_HASH: Final = 16
 _MAX_BYTES: Final = 64
+_CEILING: Final = 4  # stored parameters beyond four times our own are refused uncomputed
 
 
 @attrs.frozen
@@ -52,7 +53,7 @@ def _parse(encoded: str) -> _Params | None:
 
 def _positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidConfiguration(name, "it must be a positive whole number")
+        raise InvalidConfiguration(name, "positive_count")
 
 
 @attrs.frozen
@@ -61,8 +62,9 @@ class Argon2idHasher:
 
     The defaults are OWASP's minimum: 19 MiB, two passes, one lane. Stored
     hashes are verified only when their parameters are within the ``max_*``
-    bounds, so a planted hash cannot make a sign-in allocate gigabytes; a hash
-    outside them, or malformed, simply does not match.
+    bounds (by default four times this hasher's own), so a planted hash cannot
+    make a sign-in take seconds or allocate gigabytes: a hash outside them, or
+    malformed, is not ``identified`` and is never computed.
 
     >>> hasher = Argon2idHasher(memory_cost=8, iterations=1)  # cheap, for examples only
     >>> encoded = hasher.hash("correct horse")
@@ -73,21 +75,30 @@ class Argon2idHasher:
     memory_cost: int = 19456  # KiB
     iterations: int = 2
     lanes: int = 1
-    max_memory_cost: int = attrs.field(default=262144, kw_only=True)  # 256 MiB
-    max_iterations: int = attrs.field(default=16, kw_only=True)
-    max_lanes: int = attrs.field(default=8, kw_only=True)
+    max_memory_cost: int = attrs.field(
+        default=attrs.Factory(lambda self: _CEILING * self.memory_cost, takes_self=True),
+        kw_only=True,
+    )
+    max_iterations: int = attrs.field(
+        default=attrs.Factory(lambda self: _CEILING * self.iterations, takes_self=True),
+        kw_only=True,
+    )
+    max_lanes: int = attrs.field(
+        default=attrs.Factory(lambda self: _CEILING * self.lanes, takes_self=True),
+        kw_only=True,
+    )
 
     def __attrs_post_init__(self) -> None:
         for field in attrs.fields(type(self)):
             _positive_int(field.name, getattr(self, field.name))
         if self.memory_cost < 8 * self.lanes:
-            raise InvalidConfiguration("memory_cost", "it must be at least 8 KiB per lane")
-        if (
-            self.memory_cost > self.max_memory_cost
-            or self.iterations > self.max_iterations
-            or self.lanes > self.max_lanes
-        ):
-            raise InvalidConfiguration("max_memory_cost", "the bounds must admit the parameters")
+            raise InvalidConfiguration("memory_cost", "not_below", other="8 * lanes")
+        if self.memory_cost > self.max_memory_cost:
+            raise InvalidConfiguration("max_memory_cost", "not_below", other="memory_cost")
+        if self.iterations > self.max_iterations:
+            raise InvalidConfiguration("max_iterations", "not_below", other="iterations")
+        if self.lanes > self.max_lanes:
+            raise InvalidConfiguration("max_lanes", "not_below", other="lanes")
 
     def _within_bounds(self, params: _Params) -> bool:
         return (
@@ -106,9 +117,13 @@ class Argon2idHasher:
         )
         return kdf.derive_phc_encoded(password.encode("utf-8"))
 
-    def verify(self, encoded: str, password: str) -> bool:
+    def identifies(self, encoded: str) -> bool:
+        """Whether ``encoded`` is an Argon2id PHC string within this hasher's bounds."""
         params = _parse(encoded)
-        if params is None or not self._within_bounds(params):
+        return params is not None and self._within_bounds(params)
+
+    def verify(self, encoded: str, password: str) -> bool:
+        if not self.identifies(encoded):
             return False
         try:
             Argon2id.verify_phc_encoded(password.encode("utf-8"), encoded)

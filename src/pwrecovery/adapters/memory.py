@@ -8,6 +8,7 @@ only when told to.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,15 +17,10 @@ from email.message import EmailMessage
 import attrs
 
 from pwrecovery.adapters.outgoing import check_credentials, recipients_of
-from pwrecovery.domain.logins import audit_key, login_key
-from pwrecovery.domain.model import (
-    AuditEvent,
-    QueuedMessage,
-    SenderRecord,
-    SenderSettings,
-    UserRecord,
-)
-from pwrecovery.errors import (
+from pwrecovery._domain.logins import audit_key, login_key
+from pwrecovery.models import AuditEvent, SenderSettings
+from pwrecovery.records import QueuedMessage, SenderRecord, Throttle, UserRecord
+from pwrecovery.exceptions import (
     DeliveryFailed,
     SenderAuthenticationFailed,
     SenderUnreachable,
@@ -33,17 +29,26 @@ from pwrecovery.errors import (
 
 
 class InMemoryStore:
-    """A ``Store`` in a dictionary, safe to share between threads."""
+    """A ``Store`` in dictionaries, safe to share between threads; the same contract as
+    the SQL stores (``pwrecovery.testing.contract`` runs over all of them)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users: dict[str, UserRecord] = {}
         self._senders: dict[str, SenderRecord] = {}
+        self._throttles: dict[str, Throttle] = {}
         self._audit: list[AuditEvent] = []
         self._outbox: dict[str, QueuedMessage] = {}
+        self._fingerprint_key = secrets.token_bytes(32)
 
     def __repr__(self) -> str:
         return f"InMemoryStore(<{len(self._users)} users, {len(self._senders)} senders>)"
+
+    def _enqueue(self, messages: Sequence[QueuedMessage]) -> None:
+        for message in messages:
+            self._outbox[message.id] = attrs.evolve(message, version=1)
+
+    # -- users -------------------------------------------------------------
 
     def get_user(self, key: str) -> UserRecord | None:
         with self._lock:
@@ -53,12 +58,20 @@ class InMemoryStore:
         with self._lock:
             return sorted(self._users.values(), key=lambda r: r.key)
 
-    def add_user(self, record: UserRecord, events: Sequence[AuditEvent] = ()) -> None:
+    def add_users(
+        self,
+        records: Sequence[UserRecord],
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
+    ) -> None:
         with self._lock:
-            if record.key in self._users:
-                raise UserExists(record.login)
-            self._users[record.key] = attrs.evolve(record, version=1)
+            for record in records:
+                if record.key in self._users:
+                    raise UserExists(record.login)
+            for record in records:
+                self._users[record.key] = attrs.evolve(record, version=1)
             self._audit.extend(events)
+            self._enqueue(enqueue)
 
     def update_user(
         self,
@@ -74,9 +87,105 @@ class InMemoryStore:
                 return False
             self._users[record.key] = attrs.evolve(record, version=expected_version + 1)
             self._audit.extend(events)
-            for message in enqueue:
-                self._outbox[message.id] = attrs.evolve(message, version=1)
+            self._enqueue(enqueue)
             return True
+
+    def remove_user(
+        self, key: str, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        with self._lock:
+            current = self._users.get(key)
+            if current is None or current.version != expected_version:
+                return False
+            del self._users[key]
+            self._outbox = {i: m for i, m in self._outbox.items() if m.user_key != key}
+            self._audit.extend(events)
+            return True
+
+    def has_verified_supervisor(self) -> bool:
+        with self._lock:
+            return any(
+                u.supervisor and u.has_verified_address and not u.disabled
+                for u in self._users.values()
+            )
+
+    # -- unknown logins ----------------------------------------------------
+
+    def fingerprint_key(self) -> bytes:
+        return self._fingerprint_key
+
+    def get_throttle(self, fingerprint: str) -> Throttle | None:
+        with self._lock:
+            return self._throttles.get(fingerprint)
+
+    def put_throttle(
+        self, record: Throttle, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        with self._lock:
+            current = self._throttles.get(record.fingerprint)
+            found = current.version if current is not None else 0
+            if found != expected_version:
+                return False
+            self._throttles[record.fingerprint] = attrs.evolve(
+                record, version=expected_version + 1
+            )
+            self._audit.extend(events)
+            return True
+
+    def prune_throttles(self, idle_before: datetime, keep: int) -> int:
+        with self._lock:
+            before = len(self._throttles)
+            fresh = [t for t in self._throttles.values() if t.touched_at >= idle_before]
+            fresh.sort(key=lambda t: t.touched_at, reverse=True)
+            if len(fresh) > keep:
+                cutoff = fresh[keep].touched_at
+                fresh = [t for t in fresh if t.touched_at > cutoff]
+            self._throttles = {t.fingerprint: t for t in fresh}
+            return before - len(self._throttles)
+
+    # -- senders -----------------------------------------------------------
+
+    def list_senders(self) -> list[SenderRecord]:
+        with self._lock:
+            return [
+                attrs.evolve(s, owner_supervisor=self._is_supervisor(s.account.owner))
+                for s in sorted(self._senders.values(), key=lambda s: s.account.id)
+            ]
+
+    def _is_supervisor(self, owner: str) -> bool:
+        user = self._users.get(login_key(owner))
+        return user is not None and user.supervisor and not user.disabled
+
+    def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
+        with self._lock:
+            current = self._senders.get(record.account.id)
+            version = current.version + 1 if current is not None else 1
+            self._senders[record.account.id] = attrs.evolve(
+                record, owner_supervisor=False, version=version
+            )
+            self._audit.extend(events)
+
+    def update_sender(
+        self, record: SenderRecord, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        with self._lock:
+            current = self._senders.get(record.account.id)
+            if current is None or current.version != expected_version:
+                return False
+            self._senders[record.account.id] = attrs.evolve(
+                record, owner_supervisor=False, version=expected_version + 1
+            )
+            self._audit.extend(events)
+            return True
+
+    def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
+        with self._lock:
+            if self._senders.pop(sender_id, None) is None:
+                return False
+            self._audit.extend(events)
+            return True
+
+    # -- outbox ------------------------------------------------------------
 
     def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
         with self._lock:
@@ -105,32 +214,7 @@ class InMemoryStore:
             self._audit.extend(events)
             return True
 
-    def has_verified_supervisor(self) -> bool:
-        with self._lock:
-            return any(u.supervisor and u.has_verified_address for u in self._users.values())
-
-    def list_senders(self) -> list[SenderRecord]:
-        with self._lock:
-            return [
-                attrs.evolve(s, owner_supervisor=self._is_supervisor(s.account.owner))
-                for s in self._senders.values()
-            ]
-
-    def _is_supervisor(self, owner: str) -> bool:
-        user = self._users.get(login_key(owner))
-        return user is not None and user.supervisor
-
-    def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
-        with self._lock:
-            self._senders[record.account.id] = record
-            self._audit.extend(events)
-
-    def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        with self._lock:
-            if self._senders.pop(sender_id, None) is None:
-                return False
-            self._audit.extend(events)
-            return True
+    # -- audit -------------------------------------------------------------
 
     def append_audit(self, events: Sequence[AuditEvent]) -> None:
         with self._lock:

@@ -12,9 +12,9 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
-from pwrecovery.domain.headers import check_header_value
-from pwrecovery.domain.model import Security, SenderSettings
-from pwrecovery.errors import DeliveryFailed, InvalidHeaderValue, SenderUnreachable
+from pwrecovery._domain.headers import check_header_value
+from pwrecovery.models import Security, SenderSettings
+from pwrecovery.exceptions import DeliveryFailed, InvalidHeaderValue, SenderUnreachable
 
 _RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
 

@@ -30,9 +30,9 @@ from email.message import EmailMessage
 from typing import Final, TypeVar
 
 from pwrecovery.adapters.outgoing import check_credentials, recipients_of
-from pwrecovery.domain.addresses import ascii_domain_address
-from pwrecovery.domain.model import Authentication, Security, SenderSettings
-from pwrecovery.errors import (
+from pwrecovery._domain.addresses import ascii_domain_address
+from pwrecovery.models import Authentication, Security, SenderSettings
+from pwrecovery.exceptions import (
     DeliveryFailed,
     InvalidConfiguration,
     PwRecoveryError,

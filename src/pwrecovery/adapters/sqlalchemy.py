@@ -1,340 +1,283 @@
-"""``SqlAlchemyStore``: the ``Store`` on a database server, through SQLAlchemy Core.
+"""``SqlAlchemyStore``: the ``Store`` on a database server, through SQLAlchemy.
 
-For many workstations on one accounting database server. Tested against
-PostgreSQL; written in portable SQLAlchemy Core (conditional ``UPDATE …
-WHERE version = :v`` and ``rowcount``, no dialect-specific SQL) so that SQL
-Server and MySQL work through their SQLAlchemy dialects too (see
-``docs/server-store.md`` for what was tested). Install with
-``pip install 'pwrecovery[server]'``.
+For many workstations on one database server. Tested against PostgreSQL and
+MariaDB (see ``docs/server-store.md`` for exactly which versions and drivers);
+it runs the same statements as ``SqliteStore`` (``_sqlstore``, ``_schema``), so
+SQLite through SQLAlchemy works as well. Install with
+``pip install 'pwrecovery[server]'`` (PostgreSQL) or ``'pwrecovery[mysql]'``.
 
-Tables are prefixed ``pwrecovery_`` so they can live in the host's own
-database. The schema is created or migrated on open and its version kept in
-``pwrecovery_schema``; a newer version than this code knows is refused.
+- The schema is created or migrated on open under a server-side lock
+  (``pg_advisory_xact_lock`` on PostgreSQL, ``GET_LOCK`` on MariaDB/MySQL), or,
+  where there is none, retried with backoff: any number of workstations may
+  open a new database at once. Databases of release 1 are carried forward.
+- A deadlock or serialization failure is retried as a whole transaction; a
+  duplicate key is a lost race (the conditional write answers False).
+
 Every SQLAlchemy error is translated here into ``StoreUnavailable``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
-from typing import Final, TypeVar
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from pwrecovery.adapters.records import (
-    Row,
-    event_from_row,
-    event_row,
-    message_from_row,
-    message_row,
-    parsed,
-    sender_from_row,
-    sender_row,
-    user_from_row,
-    user_row,
-)
-from pwrecovery.domain.model import AuditEvent, QueuedMessage, SenderRecord, UserRecord
-from pwrecovery.errors import StoreSchemaTooNew, StoreUnavailable, UserExists
+from pwrecovery.adapters import _rows, _schema
+from pwrecovery.adapters._schema import SCHEMA_VERSION, TABLES
+from pwrecovery.adapters._sqlstore import LostRace, Session, SqlStore
+from pwrecovery.exceptions import StoreSchemaTooNew, StoreUnavailable
+from pwrecovery.records import Attempts, PendingVerification, TemporaryCredential, UserRecord
 
 T = TypeVar("T")
 
-metadata = sa.MetaData()
-_KEY = sa.String(255)
-_TIME = sa.DateTime(timezone=True)
-
-schema_table = sa.Table(
-    "pwrecovery_schema", metadata, sa.Column("version", sa.Integer, nullable=False)
-)
-users = sa.Table(
-    "pwrecovery_users",
-    metadata,
-    sa.Column("key", _KEY, primary_key=True),
-    sa.Column("login", _KEY, nullable=False),
-    sa.Column("display_name", sa.String(255), nullable=False),
-    sa.Column("supervisor", sa.Boolean, nullable=False),
-    sa.Column("password_hash", sa.Text, nullable=False),
-    sa.Column("recovery_email", sa.String(320)),
-    sa.Column("recovery_email_verified", sa.Boolean, nullable=False),
-    sa.Column("pending_code_hash", sa.Text),
-    sa.Column("pending_expires_at", _TIME),
-    sa.Column("pending_attempts", sa.Integer),
-    sa.Column("temporary_id", sa.String(64)),
-    sa.Column("temporary_hash", sa.Text),
-    sa.Column("temporary_issued_at", _TIME),
-    sa.Column("temporary_expires_at", _TIME),
-    sa.Column("failed_sign_ins", sa.Integer, nullable=False),
-    sa.Column("locked_until", _TIME),
-    sa.Column("recovery_requests", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Index("pwrecovery_users_supervisors", "supervisor", "recovery_email_verified"),
-)
-senders = sa.Table(
-    "pwrecovery_senders",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("owner", _KEY, nullable=False),
-    sa.Column("owner_key", _KEY, nullable=False, index=True),
-    sa.Column("host", sa.String(253), nullable=False),
-    sa.Column("port", sa.Integer, nullable=False),
-    sa.Column("security", sa.String(16), nullable=False),
-    sa.Column("username", sa.String(998), nullable=False),
-    sa.Column("from_address", sa.String(320), nullable=False),
-    sa.Column("display_name", sa.String(255), nullable=False),
-    sa.Column("verified_at", _TIME, nullable=False),
-    sa.Column("secret", sa.LargeBinary, nullable=False),
-    sa.Column("authentication", sa.String(16), nullable=False),
-)
-audit = sa.Table(
-    "pwrecovery_audit",
-    metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("login", _KEY),
-    sa.Column("login_key", _KEY),
-    sa.Column("at", _TIME, nullable=False),
-    sa.Column("origin", sa.String(255)),
-    sa.Column("detail", sa.Text, nullable=False),
-    sa.Index("pwrecovery_audit_by_login", "login_key", "id"),
-)
-outbox = sa.Table(
-    "pwrecovery_outbox",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("user_key", _KEY, nullable=False),
-    sa.Column("purpose", sa.String(64), nullable=False),
-    sa.Column("credential_id", sa.String(64)),
-    sa.Column("payload", sa.LargeBinary, nullable=False),
-    sa.Column("created_at", _TIME, nullable=False),
-    sa.Column("next_attempt_at", _TIME, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("last_error", sa.String(64)),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Index("pwrecovery_outbox_due", "next_attempt_at", "id"),
-)
+_LOCK: Final = 0x7077_7265_636F  # "pwreco": PostgreSQL's advisory lock while migrating
+_LOCK_NAME: Final = "pwrecovery-schema"  # MariaDB/MySQL's GET_LOCK name
+_LOCK_WAIT_SECONDS: Final = 60
+_TRANSACTION_ATTEMPTS: Final = 8
+_MIGRATION_ATTEMPTS: Final = 12
+# Driver error codes that mean "another transaction won: run this one again".
+_RETRYABLE_MYSQL: Final = frozenset({1213, 1205})  # deadlock, lock wait timeout
+_RETRYABLE_SQLSTATE: Final = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 
 
-def _create_version_1(connection: sa.Connection) -> None:
-    for table in (users, senders, audit, outbox):
-        table.create(connection)
+def _retryable(error: DBAPIError) -> bool:
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if sqlstate in _RETRYABLE_SQLSTATE:
+        return True
+    args = getattr(original, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _RETRYABLE_MYSQL:
+        return True
+    return "database is locked" in str(original)
 
 
-# Each entry moves the schema from version i to i + 1. Never edit a released entry.
-MIGRATIONS: Final[tuple[Callable[[sa.Connection], None], ...]] = (_create_version_1,)
-SCHEMA_VERSION: Final = len(MIGRATIONS)
-_LOCK: Final = 0x7077_7265_636F  # "pwreco": the advisory lock held while migrating
+class _AlchemySession:
+    """``Session`` over one SQLAlchemy connection (statements as ``sa.text``)."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> int:
+        return int(self._connection.execute(sa.text(sql), dict(params or {})).rowcount)
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, object]]) -> None:
+        self._connection.execute(sa.text(sql), [dict(row) for row in rows])
+
+    def query(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
+        result = self._connection.execute(sa.text(sql), dict(params or {}))
+        return [dict(row) for row in result.mappings()]
 
 
-class SqlAlchemyStore:
-    """A ``Store`` in a server database, e.g. ``SqlAlchemyStore(sa.create_engine(url))``."""
+class SqlAlchemyStore(SqlStore):
+    """A ``Store`` in a server database, e.g. ``SqlAlchemyStore(sa.create_engine(url))``.
+
+    For MariaDB/MySQL give the URL ``?charset=utf8mb4``.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._dialect = engine.dialect.name
         self._migrate()
 
     def __repr__(self) -> str:
-        return f"SqlAlchemyStore({self._engine.dialect.name})"
+        return f"SqlAlchemyStore({self._dialect})"
 
     def close(self) -> None:
         """Close the engine's pooled connections (the engine itself stays usable)."""
         self._engine.dispose()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sa.Connection]:
-        """One transaction; SQLAlchemy errors become StoreUnavailable at this border."""
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except SQLAlchemyError as error:
-            raise StoreUnavailable from error
+    def _run(self, work: Callable[[Session], T], *, write: bool) -> T:
+        del write  # every call is one transaction either way
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                with self._engine.begin() as connection:
+                    return work(_AlchemySession(connection))
+            except IntegrityError as error:
+                raise LostRace from error
+            except DBAPIError as error:
+                if not _retryable(error) or attempt == _TRANSACTION_ATTEMPTS - 1:
+                    raise StoreUnavailable from error
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter)
+            except SQLAlchemyError as error:
+                raise StoreUnavailable from error
+        raise StoreUnavailable  # pragma: no cover (the loop returns or raises)
+
+    # -- schema --------------------------------------------------------------
 
     def _migrate(self) -> None:
-        try:
-            self._migrate_once()
-        except StoreUnavailable:
-            # Another workstation created the schema table at the same instant (databases
-            # without an advisory lock): it exists now, so the second try only reads it.
-            self._migrate_once()
+        for attempt in range(_MIGRATION_ATTEMPTS):
+            try:
+                with self._locked() as connection:
+                    self._migrate_on(connection)
+                return
+            except (OperationalError, IntegrityError, StoreUnavailable) as error:
+                # Without a server-side lock (SQLite), another workstation may have created
+                # a table in between: wait a moment and look again.
+                if attempt == _MIGRATION_ATTEMPTS - 1:
+                    if isinstance(error, StoreUnavailable):
+                        raise
+                    raise StoreUnavailable from error
+                time.sleep(random.uniform(0.01, 0.05 * 2 ** min(attempt, 4)))  # noqa: S311
+            except SQLAlchemyError as error:
+                raise StoreUnavailable from error
 
-    def _migrate_once(self) -> None:
-        with self._transaction() as connection:
-            if connection.dialect.name == "postgresql":
-                # Two workstations opening a new database at once migrate it once.
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sa.Connection]:
+        """A connection holding the migration lock, in a transaction committed at the end."""
+        with self._engine.connect() as connection:
+            if self._dialect in {"mysql", "mariadb"}:
+                got = connection.execute(
+                    sa.text("SELECT GET_LOCK(:name, :wait)"),
+                    {"name": _LOCK_NAME, "wait": _LOCK_WAIT_SECONDS},
+                ).scalar()
+                connection.commit()
+                if got != 1:
+                    raise StoreUnavailable
+                try:
+                    yield connection
+                    connection.commit()
+                finally:
+                    connection.rollback()
+                    connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
+                    connection.commit()
+                return
+            if self._dialect == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
-            schema_table.create(connection, checkfirst=True)
-            found = connection.execute(sa.select(schema_table.c.version)).scalar()
-            current = int(found) if found is not None else 0
-            if current > SCHEMA_VERSION:
-                raise StoreSchemaTooNew(found=current, supported=SCHEMA_VERSION)
-            for step in MIGRATIONS[current:]:
-                step(connection)
-            if found is None:
-                connection.execute(sa.insert(schema_table).values(version=SCHEMA_VERSION))
-            elif current != SCHEMA_VERSION:
-                connection.execute(sa.update(schema_table).values(version=SCHEMA_VERSION))
+            try:
+                yield connection
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
 
-    def _rows(self, statement: sa.Select[tuple[object, ...]]) -> list[Row]:
-        with self._transaction() as connection:
-            return [dict(row) for row in connection.execute(statement).mappings()]
-
-    @staticmethod
-    def _append(connection: sa.Connection, events: Sequence[AuditEvent]) -> None:
-        if events:
-            connection.execute(sa.insert(audit), [event_row(event) for event in events])
-
-    # -- users -------------------------------------------------------------
-
-    def get_user(self, key: str) -> UserRecord | None:
-        rows = self._rows(sa.select(users).where(users.c.key == key))
-        return parsed("users", user_from_row, rows[0]) if rows else None
-
-    def list_users(self) -> list[UserRecord]:
-        rows = self._rows(sa.select(users).order_by(users.c.key))
-        return [parsed("users", user_from_row, row) for row in rows]
-
-    def add_user(self, record: UserRecord, events: Sequence[AuditEvent] = ()) -> None:
-        try:
-            with self._transaction() as connection:
-                taken = connection.execute(
-                    sa.select(users.c.key).where(users.c.key == record.key)
-                ).first()
-                if taken is not None:
-                    raise UserExists(record.login)
-                connection.execute(sa.insert(users).values(user_row(record, 1)))
-                self._append(connection, events)
-        except StoreUnavailable as error:
-            if isinstance(error.__cause__, sa.exc.IntegrityError):  # lost a race to insert
-                raise UserExists(record.login) from None
-            raise
-
-    def update_user(
-        self,
-        record: UserRecord,
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent] = (),
-        enqueue: Sequence[QueuedMessage] = (),
-    ) -> bool:
-        def insert_messages(connection: sa.Connection) -> None:
-            if enqueue:
-                connection.execute(sa.insert(outbox), [message_row(m, 1) for m in enqueue])
-
-        row = user_row(record, expected_version + 1)
-        return self._write_if_unchanged(
-            users,
-            "key",
-            row,
-            expected_version=expected_version,
-            events=events,
-            also=insert_messages,
+    def _migrate_on(self, connection: sa.Connection) -> None:
+        inspector = sa.inspect(connection)
+        found = 0
+        if inspector.has_table(_schema.SCHEMA_TABLE.name):
+            value = connection.execute(sa.text("SELECT version FROM pwrecovery_schema")).scalar()
+            found = int(value) if value is not None else 0
+        if found > SCHEMA_VERSION:
+            raise StoreSchemaTooNew(found=found, supported=SCHEMA_VERSION)
+        if found == SCHEMA_VERSION:
+            return
+        session = _AlchemySession(connection)
+        if found == 1:  # release 1's server layout: move it aside, then copy it over
+            _rename_release_1(connection)
+        for table in TABLES:
+            for statement in _schema.create_statements(self._dialect, table):
+                session.execute(statement)
+        if found == 1:
+            _copy_release_1(session)
+        session.execute(
+            "INSERT INTO pwrecovery_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION}
         )
+        self._create_meta(session)
 
-    def _write_if_unchanged(
-        self,
-        table: sa.Table,
-        key: str,
-        row: Row,
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent],
-        also: Callable[[sa.Connection], None] | None = None,
-    ) -> bool:
-        """The conditional write of every versioned row: only over ``expected_version``,
-        with its audit events (and ``also``) in the same transaction; False if it lost."""
-        with self._transaction() as connection:
-            result = connection.execute(
-                sa.update(table)
-                .where(table.c[key] == row[key], table.c.version == expected_version)
-                .values({c: v for c, v in row.items() if c != key})
-            )
-            if result.rowcount != 1:
-                return False
-            self._append(connection, events)
-            if also is not None:
-                also(connection)
-            return True
 
-    def has_verified_supervisor(self) -> bool:
-        rows = self._rows(
-            sa.select(users.c.key)
-            .where(
-                users.c.supervisor.is_(True),
-                users.c.recovery_email_verified.is_(True),
-                users.c.recovery_email.is_not(None),
-            )
-            .limit(1)
+# -- release 1's server layout ------------------------------------------------------
+
+_RELEASE_1_TABLES: Final = (
+    "pwrecovery_users",
+    "pwrecovery_senders",
+    "pwrecovery_audit",
+    "pwrecovery_outbox",
+    "pwrecovery_schema",
+)
+
+
+def _rename_release_1(connection: sa.Connection) -> None:
+    """Move release 1's tables aside (their indexes dropped: index names are shared)."""
+    for name in _RELEASE_1_TABLES:
+        table = sa.Table(name, sa.MetaData(), autoload_with=connection)
+        for index in table.indexes:
+            index.drop(connection)
+        connection.execute(sa.text(f"ALTER TABLE {name} RENAME TO r1_{name}"))
+
+
+def _r1_time(value: object) -> datetime | None:
+    return _rows.parse_time(value) if value is not None else None
+
+
+def _r1_user(row: Mapping[str, Any], now: datetime) -> UserRecord:
+    pending_at = _r1_time(row["pending_expires_at"])
+    temporary_id = row["temporary_id"]
+    failures = int(row["failed_sign_ins"])
+    return UserRecord(
+        login=str(row["login"]),
+        key=str(row["key"]),
+        display_name=str(row["display_name"]),
+        supervisor=bool(row["supervisor"]),
+        password_hash=str(row["password_hash"]),
+        recovery_email=row["recovery_email"],
+        recovery_email_verified=bool(row["recovery_email_verified"]),
+        pending_verification=PendingVerification(
+            row["pending_code_hash"], pending_at, int(row["pending_attempts"] or 0), "r1"
         )
-        return bool(rows)
-
-    # -- senders -----------------------------------------------------------
-
-    def list_senders(self) -> list[SenderRecord]:
-        owner_supervisor = sa.func.coalesce(users.c.supervisor, sa.false()).label(
-            "owner_supervisor"
+        if pending_at is not None
+        else None,
+        temporary=TemporaryCredential(
+            str(temporary_id),
+            row["temporary_hash"],
+            _rows.parse_time(row["temporary_issued_at"]),
+            _rows.parse_time(row["temporary_expires_at"]),
         )
-        statement = (
-            sa.select(senders, owner_supervisor)
-            .select_from(senders.outerjoin(users, users.c.key == senders.c.owner_key))
-            .order_by(senders.c.id)
+        if temporary_id is not None
+        else None,
+        sign_in=Attempts(failures, _r1_time(row["locked_until"]), now if failures else None),
+        recovery_requests=tuple(_rows.parse_time(t) for t in json.loads(row["recovery_requests"])),
+        version=int(row["version"]),
+    )
+
+
+def _copy_release_1(session: Session) -> None:
+    now = datetime.now(UTC)
+    users = [_r1_user(row, now) for row in session.query("SELECT * FROM r1_pwrecovery_users")]
+    if users:
+        session.executemany(
+            _schema.insert(_schema.USERS), [_rows.user_row(u, u.version) for u in users]
         )
-        return [parsed("senders", sender_from_row, row) for row in self._rows(statement)]
-
-    def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
-        values = sender_row(record)
-        with self._transaction() as connection:
-            connection.execute(sa.delete(senders).where(senders.c.id == values["id"]))
-            connection.execute(sa.insert(senders).values(values))
-            self._append(connection, events)
-
-    def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        with self._transaction() as connection:
-            result = connection.execute(sa.delete(senders).where(senders.c.id == sender_id))
-            if result.rowcount != 1:
-                return False
-            self._append(connection, events)
-            return True
-
-    # -- outbox ------------------------------------------------------------
-
-    def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
-        statement = (
-            sa.select(outbox)
-            .where(outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.next_attempt_at, outbox.c.id)
-            .limit(limit)
-        )
-        return [parsed("outbox", message_from_row, row) for row in self._rows(statement)]
-
-    def update_message(
-        self,
-        message: QueuedMessage,
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent] = (),
-    ) -> bool:
-        row = message_row(message, expected_version + 1)
-        return self._write_if_unchanged(
-            outbox, "id", row, expected_version=expected_version, events=events
-        )
-
-    def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        with self._transaction() as connection:
-            result = connection.execute(sa.delete(outbox).where(outbox.c.id == message_id))
-            if result.rowcount != 1:
-                return False
-            self._append(connection, events)
-            return True
-
-    # -- audit -------------------------------------------------------------
-
-    def append_audit(self, events: Sequence[AuditEvent]) -> None:
-        if events:
-            with self._transaction() as connection:
-                self._append(connection, events)
-
-    def audit_trail(self, key: str | None = None) -> list[AuditEvent]:
-        statement = sa.select(audit).order_by(audit.c.id)
-        if key is not None:
-            statement = statement.where(audit.c.login_key == key)
-        return [parsed("audit", event_from_row, row) for row in self._rows(statement)]
+    senders = [
+        {
+            **{key: row[key] for key in ("id", "owner", "owner_key", "host", "port", "security")},
+            **{key: row[key] for key in ("username", "from_address", "display_name")},
+            "authentication": row["authentication"],
+            "verified_at": _rows.sql_time(_rows.parse_time(row["verified_at"])),
+            "secret": bytes(row["secret"]),
+            "usage_logins": "[]",
+            "usage_auth_failures": 0,
+            "usage_cooldown_until": None,
+            "version": 1,
+        }
+        for row in session.query("SELECT * FROM r1_pwrecovery_senders")
+    ]
+    if senders:
+        session.executemany(_schema.insert(_schema.SENDERS), senders)
+    events = [
+        {
+            **{key: row[key] for key in ("kind", "login", "login_key", "origin", "detail")},
+            "at": _rows.sql_time(_rows.parse_time(row["at"])),
+        }
+        for row in session.query("SELECT * FROM r1_pwrecovery_audit ORDER BY id")
+    ]
+    dropped = [
+        {
+            "kind": "queued_mail_dropped",
+            "login": None,
+            "login_key": row["user_key"],
+            "origin": None,
+            "detail": json.dumps({"message": row["id"], "reason": "schema_upgrade"}),
+            "at": _rows.sql_time(now),
+        }
+        for row in session.query("SELECT id, user_key FROM r1_pwrecovery_outbox")
+    ]
+    if events or dropped:
+        session.executemany(_schema.insert(_schema.AUDIT), [*events, *dropped])
+    for name in _RELEASE_1_TABLES:
+        session.execute(f"DROP TABLE r1_{name}")

@@ -1,183 +1,137 @@
 """``SqliteStore``: the reference ``Store`` on one SQLite file, shared by workstations.
 
-- The schema is created or migrated on open, by ``PRAGMA user_version``; a
-  file written by a newer pwrecovery is refused (``StoreSchemaTooNew``).
+Only the standard library: no extra dependency on the desktop.
+
+- The shared schema (``_schema``) is created or migrated on open; files of
+  release 1 (schema 1 to 3) are carried forward, a file written by a newer
+  pwrecovery is refused (``StoreSchemaTooNew``).
 - WAL journal, a busy timeout, and one ``BEGIN IMMEDIATE`` transaction per
-  write, so several processes and threads can share the file.
-- ``update_user`` is conditional (``WHERE key = ? AND version = ?``) and
-  checks ``rowcount``: two workstations acting on one user never lose an
-  update, and a temporary password is consumed by exactly one of them.
-- Lookups go through primary keys and indexes; no operation reads every user.
-- Only hashes and AES-GCM blobs are written: no secret is in the file in
-  plain text.
+  write, so several processes and threads can share the file; every store
+  method is one transaction and versioned rows are written conditionally.
+- The file (and SQLite's ``-wal`` and ``-shm`` beside it, which take its mode)
+  is created readable by its owner only on POSIX; ``secure_delete`` overwrites
+  what is deleted, and the WAL is checkpointed after an outbox message goes.
 
 Every ``sqlite3`` error is translated here, at the border, into
-``StoreUnavailable``.
+``StoreUnavailable`` (a duplicate key into a lost race).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from os import PathLike
+from pathlib import Path
 from typing import Any, Final, Self, TypeVar
 
-from pwrecovery.adapters.records import (
-    EVENT_COLUMNS,
-    MESSAGE_COLUMNS,
-    SENDER_COLUMNS,
-    TIME_COLUMNS,
-    USER_COLUMNS,
-    Row,
-    event_from_row,
-    event_row,
-    message_from_row,
-    message_row,
-    parsed,
-    sender_from_row,
-    sender_row,
-    user_from_row,
-    user_row,
-)
-from pwrecovery.domain.model import (
-    AuditEvent,
-    QueuedMessage,
-    SenderRecord,
-    UserRecord,
-)
-from pwrecovery.errors import StoreSchemaTooNew, StoreUnavailable, UserExists
+from pwrecovery.adapters import _schema
+from pwrecovery.adapters._schema import SCHEMA_VERSION, TABLES
+from pwrecovery.adapters._sqlstore import LostRace, Session, SqlStore
+from pwrecovery.exceptions import StoreSchemaTooNew, StoreUnavailable
+from pwrecovery.models import AuditEvent
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_SECONDS: Final = 30.0
+FILE_MODE: Final = 0o600
 
-# Each entry moves the schema from version i to i + 1. Never edit a released
-# entry; append a new one.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+# Release 1's own migrations (unprefixed tables), kept to carry its files forward.
+RELEASE_1_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (
         """CREATE TABLE users (
-            key TEXT PRIMARY KEY,
-            login TEXT NOT NULL,
-            display_name TEXT NOT NULL,
-            supervisor INTEGER NOT NULL,
-            password_hash TEXT NOT NULL,
-            recovery_email TEXT,
-            recovery_email_verified INTEGER NOT NULL,
-            pending_code_hash TEXT,
-            pending_expires_at TEXT,
-            pending_attempts INTEGER,
-            temporary_id TEXT,
-            temporary_hash TEXT,
-            temporary_issued_at TEXT,
-            temporary_expires_at TEXT,
-            failed_sign_ins INTEGER NOT NULL,
-            locked_until TEXT,
-            recovery_requests TEXT NOT NULL,
-            version INTEGER NOT NULL
-        )""",
-        """CREATE INDEX users_verified_supervisors ON users (key)
-            WHERE supervisor = 1 AND recovery_email_verified = 1
-                AND recovery_email IS NOT NULL""",
+            key TEXT PRIMARY KEY, login TEXT NOT NULL, display_name TEXT NOT NULL,
+            supervisor INTEGER NOT NULL, password_hash TEXT NOT NULL, recovery_email TEXT,
+            recovery_email_verified INTEGER NOT NULL, pending_code_hash TEXT,
+            pending_expires_at TEXT, pending_attempts INTEGER, temporary_id TEXT,
+            temporary_hash TEXT, temporary_issued_at TEXT, temporary_expires_at TEXT,
+            failed_sign_ins INTEGER NOT NULL, locked_until TEXT, recovery_requests TEXT NOT NULL,
+            version INTEGER NOT NULL)""",
         """CREATE TABLE senders (
-            id TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,
-            owner_key TEXT NOT NULL,
-            host TEXT NOT NULL,
-            port INTEGER NOT NULL,
-            security TEXT NOT NULL,
-            username TEXT NOT NULL,
-            from_address TEXT NOT NULL,
-            display_name TEXT NOT NULL,
-            verified_at TEXT NOT NULL,
-            secret BLOB NOT NULL
-        )""",
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, owner_key TEXT NOT NULL, host TEXT NOT NULL,
+            port INTEGER NOT NULL, security TEXT NOT NULL, username TEXT NOT NULL,
+            from_address TEXT NOT NULL, display_name TEXT NOT NULL, verified_at TEXT NOT NULL,
+            secret BLOB NOT NULL)""",
         """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            kind TEXT NOT NULL,
-            login TEXT,
-            login_key TEXT,
-            at TEXT NOT NULL,
-            origin TEXT,
-            detail TEXT NOT NULL
-        )""",
-        "CREATE INDEX audit_by_login ON audit (login_key, id)",
+            id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, login TEXT, login_key TEXT,
+            at TEXT NOT NULL, origin TEXT, detail TEXT NOT NULL)""",
     ),
-    (  # 2: OAuth 2.0 (XOAUTH2) sender accounts
-        "ALTER TABLE senders ADD COLUMN authentication TEXT NOT NULL DEFAULT 'password'",
-    ),
-    (  # 3: queued delivery (a transactional outbox)
+    ("ALTER TABLE senders ADD COLUMN authentication TEXT NOT NULL DEFAULT 'password'",),
+    (
         """CREATE TABLE outbox (
-            id TEXT PRIMARY KEY,
-            user_key TEXT NOT NULL,
-            purpose TEXT NOT NULL,
-            credential_id TEXT,
-            payload BLOB NOT NULL,
-            created_at TEXT NOT NULL,
-            next_attempt_at TEXT NOT NULL,
-            attempts INTEGER NOT NULL,
-            last_error TEXT,
-            version INTEGER NOT NULL
-        )""",
-        "CREATE INDEX outbox_due ON outbox (next_attempt_at, id)",
+            id TEXT PRIMARY KEY, user_key TEXT NOT NULL, purpose TEXT NOT NULL,
+            credential_id TEXT, payload BLOB NOT NULL, created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
+            version INTEGER NOT NULL)""",
     ),
 )
-SCHEMA_VERSION: Final = len(MIGRATIONS)
 
-_SELECT_USER: Final = f"SELECT {', '.join(USER_COLUMNS)} FROM users"  # noqa: S608 (constant)
-_HAS_VERIFIED_SUPERVISOR: Final = """SELECT EXISTS (SELECT 1 FROM users
-    WHERE supervisor = 1 AND recovery_email_verified = 1 AND recovery_email IS NOT NULL)"""
-_SELECT_AUDIT: Final = "SELECT kind, login, login_key, at, origin, detail FROM audit"
-_SELECT_SENDER: Final = """SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security,
-    s.username, s.from_address, s.display_name, s.verified_at, s.secret, s.authentication,
-    COALESCE(u.supervisor, 0) AS owner_supervisor
-    FROM senders AS s LEFT JOIN users AS u ON u.key = s.owner_key"""
-
-
-def _sql_time(value: datetime) -> str:
-    """Fixed width, so that text order is time order (the outbox is queried by it)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def _to_sql(row: Mapping[str, object]) -> dict[str, object]:
-    return {k: _sql_time(v) if isinstance(v, datetime) else v for k, v in row.items()}
-
-
-def _from_sql(row: sqlite3.Row) -> dict[str, object]:
-    values: dict[str, object] = dict(zip(row.keys(), row, strict=True))
-    for column in TIME_COLUMNS & values.keys():
-        text = values[column]
-        values[column] = datetime.fromisoformat(text) if isinstance(text, str) else text
-    return values
-
-
-def _reader(table: str, parse: Callable[[Row], T]) -> Callable[[sqlite3.Row], T]:
-    return lambda row: parsed(table, lambda r: parse(_from_sql(r)), row)
-
-
-_read_user = _reader("users", user_from_row)
-_read_sender = _reader("senders", sender_from_row)
-_read_message = _reader("outbox", message_from_row)
-_read_event = _reader("audit", event_from_row)
+# Release 1 (schema 3) to the shared layout (schema 4): the same values, new tables.
+_FROM_RELEASE_1: Final = (
+    """INSERT INTO pwrecovery_users (login_key, login, display_name, supervisor, password_hash,
+        recovery_email, recovery_email_verified, pending_id, pending_code_hash,
+        pending_expires_at, pending_attempts, temporary_id, temporary_hash, temporary_issued_at,
+        temporary_expires_at, sign_in_failures, sign_in_locked_until, sign_in_last_failure_at,
+        temporary_failures, temporary_locked_until, temporary_last_failure_at,
+        recovery_requests, disabled, locale, created_at, version)
+    SELECT key, login, display_name, supervisor, password_hash, recovery_email,
+        recovery_email_verified, CASE WHEN pending_expires_at IS NULL THEN NULL ELSE 'r1' END,
+        pending_code_hash, pending_expires_at, pending_attempts, temporary_id, temporary_hash,
+        temporary_issued_at, temporary_expires_at, failed_sign_ins, locked_until,
+        CASE WHEN failed_sign_ins > 0 THEN :now END, 0, NULL, NULL, recovery_requests, 0,
+        NULL, NULL, version
+    FROM users""",
+    """INSERT INTO pwrecovery_senders (id, owner, owner_key, host, port, security, username,
+        from_address, display_name, authentication, verified_at, secret, usage_logins,
+        usage_auth_failures, usage_cooldown_until, version)
+    SELECT id, owner, owner_key, host, port, security, username, from_address, display_name,
+        authentication, verified_at, secret, '[]', 0, NULL, 1
+    FROM senders""",
+    """INSERT INTO pwrecovery_audit (kind, login, login_key, at, origin, detail)
+    SELECT kind, login, login_key, at, origin, detail FROM audit ORDER BY id""",
+    # Release 1 queued mails held their secret sealed under the key; the shared layout
+    # queues none, so they are dropped (audited) and their users ask again.
+    """INSERT INTO pwrecovery_audit (kind, login, login_key, at, origin, detail)
+    SELECT 'queued_mail_dropped', u.login, o.user_key, :now, NULL,
+        '{"message": "' || o.id || '", "reason": "schema_upgrade"}'
+    FROM outbox o LEFT JOIN users u ON u.key = o.user_key""",
+    "DROP TABLE outbox",
+    "DROP TABLE audit",
+    "DROP TABLE senders",
+    "DROP TABLE users",
+)
 
 
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({values})"  # noqa: S608 (constant names)
+class _SqliteSession:
+    """``Session`` over one ``sqlite3`` connection."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> int:
+        return self._connection.execute(sql, params or {}).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, object]]) -> None:
+        self._connection.executemany(sql, rows)
+
+    def query(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
+        cursor = self._connection.execute(sql, params or {})
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _update(table: str, columns: tuple[str, ...], key: str) -> str:
-    assignments = ", ".join(f"{c} = :{c}" for c in columns if c != key)
-    return (
-        f"UPDATE {table} SET {assignments}"  # noqa: S608 (constant names)
-        f" WHERE {key} = :{key} AND version = :expected_version"
-    )
+def _create_private(path: str) -> None:
+    """Create the file readable by its owner only, before SQLite does it with 0644."""
+    if path == ":memory:" or path.startswith("file:") or Path(path).exists():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """A ``Store`` in one SQLite file; open the same path from every workstation.
 
     >>> import tempfile, pathlib
@@ -188,20 +142,21 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | PathLike[str], *, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
-        self._path = str(path)
+        self._path = os.fspath(path)
         self._lock = threading.Lock()
         try:
+            _create_private(self._path)
             self._connection = sqlite3.connect(
                 self._path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise StoreUnavailable from error
         try:
-            self._connection.row_factory = sqlite3.Row
-            with self._guard():
-                self._connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-                self._connection.execute("PRAGMA journal_mode = WAL")
-                self._connection.execute("PRAGMA synchronous = FULL")
+            with self._lock:
+                self._guarded(lambda c: c.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}"))
+                self._guarded(lambda c: c.execute("PRAGMA journal_mode = WAL"))
+                self._guarded(lambda c: c.execute("PRAGMA synchronous = FULL"))
+                self._guarded(lambda c: c.execute("PRAGMA secure_delete = ON"))
             self._migrate()
         except BaseException:
             self._connection.close()
@@ -220,189 +175,61 @@ class SqliteStore:
         with self._lock:
             self._connection.close()
 
-    @contextmanager
-    def _guard(self) -> Iterator[sqlite3.Connection]:
-        """One caller at a time on this connection; sqlite3 errors become StoreUnavailable."""
+    def _guarded(self, action: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return action(self._connection)
+        except sqlite3.IntegrityError as error:
+            raise LostRace from error
+        except sqlite3.Error as error:
+            raise StoreUnavailable from error
+
+    def _run(self, work: Callable[[Session], T], *, write: bool) -> T:
+        session = _SqliteSession(self._connection)
         with self._lock:
+            if not write:
+                return self._guarded(lambda _c: work(session))
+            self._guarded(lambda c: c.execute("BEGIN IMMEDIATE"))
             try:
-                yield self._connection
-            except sqlite3.Error as error:
-                raise StoreUnavailable from error
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: taken at once (IMMEDIATE), committed or rolled back whole."""
-        with self._guard() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
+                result = self._guarded(lambda _c: work(session))
             except BaseException:
-                connection.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._connection.execute("ROLLBACK")
                 raise
-            connection.execute("COMMIT")
+            self._guarded(lambda c: c.execute("COMMIT"))
+            return result
 
-    def _read(self, action: Callable[[sqlite3.Connection], T]) -> T:
-        with self._guard() as connection:
-            return action(connection)
+    # -- schema --------------------------------------------------------------
 
     def _migrate(self) -> None:
-        with self._write() as connection:
-            found = connection.execute("PRAGMA user_version").fetchone()[0]
+        def work(session: Session) -> None:
+            rows = session.query("PRAGMA user_version")
+            found = int(next(iter(rows[0].values())))
             if found > SCHEMA_VERSION:
                 raise StoreSchemaTooNew(found=found, supported=SCHEMA_VERSION)
-            for statements in MIGRATIONS[found:]:
+            if found == SCHEMA_VERSION:
+                return
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+            for statements in RELEASE_1_MIGRATIONS[found:] if found else ():
                 for statement in statements:
-                    connection.execute(statement)
-            if found != SCHEMA_VERSION:
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    session.execute(statement)
+            for table in TABLES:
+                for statement in _schema.create_statements("sqlite", table):
+                    session.execute(statement)
+            if found:
+                for statement in _FROM_RELEASE_1:
+                    session.execute(statement, {"now": now} if ":now" in statement else None)
+            session.execute("INSERT INTO pwrecovery_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION})
+            self._create_meta(session)
+            session.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    @staticmethod
-    def _append(connection: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
-        connection.executemany(
-            _insert("audit", EVENT_COLUMNS), [_to_sql(event_row(event)) for event in events]
-        )
+        self._run(work, write=True)
 
-    # -- users -------------------------------------------------------------
-
-    def get_user(self, key: str) -> UserRecord | None:
-        row = self._read(lambda c: c.execute(f"{_SELECT_USER} WHERE key = ?", (key,)).fetchone())
-        return None if row is None else _read_user(row)
-
-    def list_users(self) -> list[UserRecord]:
-        rows = self._read(lambda c: c.execute(f"{_SELECT_USER} ORDER BY key").fetchall())
-        return [_read_user(row) for row in rows]
-
-    def add_user(self, record: UserRecord, events: Sequence[AuditEvent] = ()) -> None:
-        with self._write() as connection:
-            cursor = connection.execute(
-                _insert("users", USER_COLUMNS).replace("INSERT", "INSERT OR IGNORE", 1),
-                _to_sql(user_row(record, 1)),
-            )
-            if cursor.rowcount != 1:
-                raise UserExists(record.login)
-            self._append(connection, events)
-
-    def update_user(
-        self,
-        record: UserRecord,
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent] = (),
-        enqueue: Sequence[QueuedMessage] = (),
-    ) -> bool:
-        def insert_messages(connection: sqlite3.Connection) -> None:
-            connection.executemany(
-                _insert("outbox", MESSAGE_COLUMNS),
-                [_to_sql(message_row(message, 1)) for message in enqueue],
-            )
-
-        row = user_row(record, expected_version + 1)
-        return self._write_if_unchanged(
-            "users",
-            USER_COLUMNS,
-            "key",
-            row,
-            expected_version=expected_version,
-            events=events,
-            also=insert_messages,
-        )
-
-    def _write_if_unchanged(
-        self,
-        table: str,
-        columns: tuple[str, ...],
-        key: str,
-        row: Mapping[str, object],
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent],
-        also: Callable[[sqlite3.Connection], None] | None = None,
-    ) -> bool:
-        """The conditional write of every versioned row: only over ``expected_version``,
-        with its audit events (and ``also``) in the same transaction; False if it lost."""
-        with self._write() as connection:
-            cursor = connection.execute(
-                _update(table, columns, key), {**_to_sql(row), "expected_version": expected_version}
-            )
-            if cursor.rowcount != 1:
-                return False
-            self._append(connection, events)
-            if also is not None:
-                also(connection)
-            return True
-
-    # -- outbox ------------------------------------------------------------
-
-    def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
-        rows = self._read(
-            lambda c: c.execute(
-                f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM outbox"  # noqa: S608
-                " WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-                (_sql_time(now), limit),
-            ).fetchall()
-        )
-        return [_read_message(row) for row in rows]
-
-    def update_message(
-        self,
-        message: QueuedMessage,
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent] = (),
-    ) -> bool:
-        row = message_row(message, expected_version + 1)
-        return self._write_if_unchanged(
-            "outbox", MESSAGE_COLUMNS, "id", row, expected_version=expected_version, events=events
-        )
+    # -- what only a file needs ----------------------------------------------
 
     def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        with self._write() as connection:
-            cursor = connection.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
-            if cursor.rowcount != 1:
-                return False
-            self._append(connection, events)
-            return True
-
-    def has_verified_supervisor(self) -> bool:
-        row = self._read(lambda c: c.execute(_HAS_VERIFIED_SUPERVISOR).fetchone())
-        return bool(row[0])
-
-    # -- senders -----------------------------------------------------------
-
-    def list_senders(self) -> list[SenderRecord]:
-        rows = self._read(lambda c: c.execute(f"{_SELECT_SENDER} ORDER BY s.id").fetchall())
-        return [_read_sender(row) for row in rows]
-
-    def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
-        with self._write() as connection:
-            connection.execute(
-                _insert("senders", SENDER_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1),
-                _to_sql(sender_row(record)),
-            )
-            self._append(connection, events)
-
-    def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        with self._write() as connection:
-            cursor = connection.execute("DELETE FROM senders WHERE id = ?", (sender_id,))
-            if cursor.rowcount != 1:
-                return False
-            self._append(connection, events)
-            return True
-
-    # -- audit -------------------------------------------------------------
-
-    def append_audit(self, events: Sequence[AuditEvent]) -> None:
-        if not events:
-            return
-        with self._write() as connection:
-            self._append(connection, events)
-
-    def audit_trail(self, key: str | None = None) -> list[AuditEvent]:
-        def query(connection: sqlite3.Connection) -> list[Any]:
-            if key is None:
-                return connection.execute(f"{_SELECT_AUDIT} ORDER BY id").fetchall()
-            return connection.execute(
-                f"{_SELECT_AUDIT} WHERE login_key = ? ORDER BY id", (key,)
-            ).fetchall()
-
-        return [_read_event(row) for row in self._read(query)]
+        deleted = super().delete_message(message_id, events)
+        if deleted:
+            # The message's row leaves the WAL too, as soon as no reader needs it.
+            with self._lock, contextlib.suppress(sqlite3.Error):
+                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted

@@ -1,1 +1,1 @@
-"""The pure core: value objects and rules. No I/O, no clock, no global randomness."""
+"""Deprecated: the core's rules are private since release 2 (``pwrecovery._domain``)."""

@@ -28,8 +28,8 @@ from typing import Final
 
 from pwrecovery.adapters.argon2 import Argon2idHasher
 from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
-from pwrecovery.domain.model import SenderAccount
-from pwrecovery.domain.tokens import TEMPORARY_PASSWORD_ALPHABET, VERIFICATION_CODE_LENGTH
+from pwrecovery.models import SenderAccount
+from pwrecovery._domain.tokens import TEMPORARY_PASSWORD_ALPHABET, VERIFICATION_CODE_LENGTH
 
 __all__ = [
     "InMemoryStore",

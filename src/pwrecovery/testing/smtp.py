@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from pwrecovery.domain.model import Security, SenderSettings
+from pwrecovery.models import Security, SenderSettings
 
 HOST = "127.0.0.1"
 Mode = Literal["starttls", "ssl", "plain"]

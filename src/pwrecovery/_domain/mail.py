@@ -1,4 +1,9 @@
-"""The three mails of DESIGN §4, composed without sending anything."""
+"""The mails: a temporary password, a verification code, and two notices.
+
+Composed without sending anything. The content of a mail (``MailContent``)
+never holds its secret: the secret is given to ``compose`` only, so that a
+queued mail can be stored as it is.
+"""
 
 from __future__ import annotations
 
@@ -12,62 +17,68 @@ from typing import Final
 
 import attrs
 
-from pwrecovery import messages
-from pwrecovery.domain.addresses import ascii_domain_address
-from pwrecovery.domain.headers import check_header_value
-from pwrecovery.domain.model import Purpose, SenderSettings
+from pwrecovery import _texts
+from pwrecovery._domain.addresses import ascii_domain_address
+from pwrecovery._domain.headers import check_header_value
+from pwrecovery._secret import Secret
+from pwrecovery.models import Purpose, SenderSettings
 
 PURPOSE_HEADER: Final = "X-PwRecovery-Purpose"
 
 
 @attrs.frozen
 class MailContent:
-    """What a mail says, apart from who sends it."""
+    """What a mail says, apart from who sends it and its secret."""
 
     purpose: Purpose
     to_address: str
     to_name: str
     login: str
-    secret: str | None = attrs.field(default=None, repr=False)
     expires_at: datetime | None = None
-    locale: str = messages.DEFAULT_LOCALE
+    locale: str = _texts.DEFAULT_LOCALE
     new_address: str = ""  # masked; for the recovery-address-changed notice
 
 
-def content_to_json(content: MailContent, message_token: str) -> str:
-    """A queued mail's content (its secret included) and Message-ID token, as JSON text
-    to be encrypted before it is stored."""
+def content_to_json(content: MailContent, message_token: str) -> bytes:
+    """A queued mail's content and Message-ID token, as UTF-8 JSON (it holds no secret)."""
     return json.dumps(
         {
             "purpose": content.purpose.value,
             "to_address": content.to_address,
             "to_name": content.to_name,
             "login": content.login,
-            "secret": content.secret,
             "expires_at": content.expires_at.isoformat() if content.expires_at else None,
             "locale": content.locale,
             "new_address": content.new_address,
             "message_token": message_token,
         },
         ensure_ascii=False,
-    )
+    ).encode("utf-8")
 
 
-def content_from_json(text: str) -> tuple[MailContent, str]:
-    """The inverse of ``content_to_json``; ValueError or KeyError if it is not one."""
-    data = json.loads(text)
+def content_from_json(payload: bytes) -> tuple[MailContent, str]:
+    """The inverse of ``content_to_json``; ValueError, KeyError or TypeError if it is not one."""
+    data = json.loads(payload.decode("utf-8"))
     expires = data["expires_at"]
     content = MailContent(
         purpose=Purpose(data["purpose"]),
         to_address=str(data["to_address"]),
         to_name=str(data["to_name"]),
         login=str(data["login"]),
-        secret=data["secret"],
         expires_at=datetime.fromisoformat(expires) if expires else None,
         locale=str(data["locale"]),
         new_address=str(data["new_address"]),
     )
     return content, str(data["message_token"])
+
+
+@attrs.frozen
+class MailStyle:
+    """How the host's mails read: its texts, the company's time zone and product name."""
+
+    texts: _texts.Texts = attrs.field(factory=_texts.default)
+    zone: object = None
+    product: str = ""
 
 
 def _address(display_name: str, addr_spec: str, field: str) -> Address:
@@ -81,23 +92,27 @@ def _message_id(token: str, from_address: str) -> str:
     return f"<{token}@{ascii_domain_address(from_address).rpartition('@')[2]}>"
 
 
-def _paragraphs(content: MailContent, now: datetime) -> list[str]:
-    texts = messages.MAILS[content.locale][content.purpose.value]["paragraphs"]
+def _paragraphs(content: MailContent, secret: str, now: datetime, style: MailStyle) -> list[str]:
+    texts, locale = style.texts, content.locale
     values = {
         "name": content.to_name or content.login,
         "login": content.login,
-        "secret": content.secret or "",
-        "expires": messages.format_utc(content.expires_at) if content.expires_at else "",
-        "when": messages.format_utc(now),
+        "secret": secret,
+        "expires": texts.moment(locale, content.expires_at, style.zone)
+        if content.expires_at
+        else "",
+        "when": texts.moment(locale, now, style.zone),
         "address": content.new_address,
+        "product": style.product or content.login,
     }
-    return [text.format(**values) for text in texts]
+    body = texts.text(locale, f"mail.{content.purpose.value}.body", **values)
+    return [paragraph.strip() for paragraph in body.split("\n\n") if paragraph.strip()]
 
 
-def _html(paragraphs: list[str], secret: str | None) -> str:
+def _html(paragraphs: list[str], secret: str) -> str:
     body = []
     for paragraph in paragraphs:
-        if secret is not None and paragraph == secret:
+        if secret and paragraph == secret:
             body.append(
                 '<p style="font-family:monospace;font-size:1.5em;letter-spacing:0.1em">'
                 f"<strong>{html.escape(paragraph)}</strong></p>"
@@ -108,18 +123,26 @@ def _html(paragraphs: list[str], secret: str | None) -> str:
 
 
 def compose(
-    content: MailContent, sender: SenderSettings, *, now: datetime, message_token: str
+    content: MailContent,
+    sender: SenderSettings,
+    *,
+    now: datetime,
+    message_token: str,
+    secret: Secret | None = None,
+    style: MailStyle | None = None,
 ) -> EmailMessage:
     """A ``multipart/alternative`` mail (text and HTML) ready for a ``Mailer``.
 
     Every header value is checked by ``check_header_value``; the secret, when
     there is one, stands alone on its own line of the text part.
     """
-    if not content.purpose.carries_secret and content.secret is not None:
-        msg = f"the {content.purpose.value} notice carries no secret"
+    if content.purpose.carries_secret != (secret is not None):
+        msg = f"the {content.purpose.value} mail needs a secret exactly when it carries one"
         raise ValueError(msg)
-    mail_texts = messages.MAILS[content.locale][content.purpose.value]
-    subject = str(mail_texts["subject"])
+    style = style if style is not None else MailStyle()
+    subject = style.texts.text(
+        content.locale, f"mail.{content.purpose.value}.subject", product=style.product
+    ).strip()
     check_header_value(subject, "subject")
     message = EmailMessage()
     message["Subject"] = subject
@@ -129,7 +152,8 @@ def compose(
     message["Message-ID"] = _message_id(message_token, sender.from_address)
     message["Auto-Submitted"] = "auto-generated"
     message[PURPOSE_HEADER] = content.purpose.value
-    paragraphs = _paragraphs(content, now)
+    text = secret.reveal() if secret is not None else ""
+    paragraphs = _paragraphs(content, text, now, style)
     message.set_content("\n\n".join(paragraphs) + "\n", subtype="plain", charset="utf-8")
-    message.add_alternative(_html(paragraphs, content.secret), subtype="html", charset="utf-8")
+    message.add_alternative(_html(paragraphs, text), subtype="html", charset="utf-8")
     return message

@@ -12,7 +12,7 @@ import unicodedata
 from email.header import decode_header
 from typing import Final
 
-from pwrecovery.errors import InvalidConfiguration, InvalidHeaderValue
+from pwrecovery.exceptions import InvalidConfiguration, InvalidHeaderValue
 
 FORBIDDEN: Final = frozenset("\r\n\x00\u2028\u2029")
 MAX_HEADER_VALUE: Final = 998  # RFC 5322 line limit
@@ -69,4 +69,4 @@ def check_host(value: object) -> None:
         or any(ch.isspace() for ch in value)
         or not is_header_safe(value)
     ):
-        raise InvalidConfiguration("host", "it must be a host name or an IP address")
+        raise InvalidConfiguration("host", "hostname")

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Final
 from pwrecovery import messages
 from pwrecovery.adapters.smtp import SmtpMailer
 from pwrecovery.adapters.sqlite import SqliteStore
-from pwrecovery.domain.model import LoginStatus
-from pwrecovery.errors import InvalidCredentials, PwRecoveryError, SenderAuthenticationFailed
-from pwrecovery.secretbox import generate_key
-from pwrecovery.service import RecoveryService
+from pwrecovery.models import LoginStatus
+from pwrecovery.exceptions import InvalidCredentials, PwRecoveryError, SenderAuthenticationFailed
+from pwrecovery.adapters.secretbox import generate_key
+from pwrecovery._service import RecoveryService
 from pwrecovery.testing import temporary_password_in, verification_code_in
 
 if TYPE_CHECKING:

@@ -6,27 +6,35 @@ from typing import Final
 
 import email_validator
 
-from pwrecovery.domain.headers import is_header_safe
-from pwrecovery.errors import InvalidEmailAddress
+from pwrecovery._domain.headers import is_header_safe
+from pwrecovery.exceptions import InvalidEmailAddress
 
 GENERIC_MASK: Final = "***@***"
+_MDNS_SUFFIX: Final = "local"
+_STAND_IN: Final = "-office"
 
 
-def normalize_address(address: object) -> str:
+def normalize_address(address: object, *, allow_private: bool = False) -> str:
     """The normalised form of an e-mail address, or ``InvalidEmailAddress``.
 
     Uses ``email-validator`` without DNS lookups: no domain literals, no quoted
     local parts, no display names, RFC 5321 length limits, no ``=?`` (encoded-word
-    syntax); internationalised addresses are accepted.
+    syntax); internationalised addresses are accepted. ``allow_private`` also
+    accepts office domains: a single label (``servidor``) and ``.local`` names.
     """
     # "=?" is legal in a local part, but the email package would decode it as an encoded
     # word when writing the header: the header's recipient would differ from the envelope's.
     if not isinstance(address, str) or not is_header_safe(address) or "=?" in address:
         raise InvalidEmailAddress
+    local, _, domain = address.rpartition("@")
+    # ".local" is reserved for multicast DNS, yet many offices name their domain with it;
+    # email-validator refuses it outright, so it is checked under a neutral stand-in.
+    stand_in = allow_private and domain.lower().rstrip(".").endswith(_MDNS_SUFFIX)
     try:
         result = email_validator.validate_email(
-            address,
+            f"{local}@{domain}{_STAND_IN}" if stand_in else address,
             check_deliverability=False,
+            globally_deliverable=not allow_private,
             allow_smtputf8=True,
             allow_domain_literal=False,
             allow_quoted_local=False,
@@ -36,7 +44,7 @@ def normalize_address(address: object) -> str:
     except (email_validator.EmailNotValidError, UnicodeError, ValueError) as exc:
         raise InvalidEmailAddress from exc
     normalized: str = result.normalized
-    return normalized
+    return normalized.removesuffix(_STAND_IN) if stand_in else normalized
 
 
 def ascii_domain_address(address: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Final, TextIO
 from pwrecovery import errors, messages
 from pwrecovery.adapters.smtp import SmtpMailer
 from pwrecovery.adapters.sqlite import SqliteStore
-from pwrecovery.domain.model import (
+from pwrecovery.models import (
     AuditEvent,
     LoginStatus,
     Security,
@@ -31,9 +31,9 @@ from pwrecovery.domain.model import (
     SenderSettings,
     User,
 )
-from pwrecovery.errors import PwRecoveryError
-from pwrecovery.secretbox import generate_key
-from pwrecovery.service import RecoveryService
+from pwrecovery.exceptions import PwRecoveryError
+from pwrecovery.adapters.secretbox import generate_key
+from pwrecovery._service import RecoveryService
 
 KEY_VARIABLE: Final = "PWRECOVERY_KEY"
 DEFAULT_DB: Final = "pwrecovery.db"
@@ -460,7 +460,7 @@ def cmd_check(command: Command) -> int:
 
 
 def cmd_demo(command: Command) -> int:
-    from pwrecovery import demo  # noqa: PLC0415 (needs aiosmtpd, only for this command)
+    from pwrecovery.cli import demo  # noqa: PLC0415 (needs aiosmtpd, only for this command)
 
     return demo.run(command.console)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pwrecovery.domain.logins import login_key
-from pwrecovery.domain.model import SenderRecord
+from pwrecovery._domain.logins import login_key
+from pwrecovery.records import SenderRecord
 
 _SUPERVISOR, _REQUESTER, _OTHER = 0, 1, 2
 

@@ -1,0 +1,382 @@
+"""Signing in at the login window, and changing the password.
+
+"When you sign in with the temporary password you are asked to enter the new
+one and confirm it": ``authenticate`` answers ``MUST_CHANGE_PASSWORD``, and
+``change_password`` ("Confirmar clave de acceso") makes the new password the
+ordinary one. Every check of a typed password goes the same way:
+
+1. **take** one attempt before anything is checked (a conditional write on
+   the user, or on the fingerprint of a login that does not exist), so
+   concurrent guesses can never exceed ``max_failed_sign_ins``; the attempt
+   that reaches it takes the lock;
+2. **check** exactly one hash, whatever the state (unknown login, locked,
+   disabled, temporary password pending or not): the text's *form* says which
+   hash, since a temporary password looks like no ordinary one;
+3. **settle**: a success clears the attempt and does its work in one
+   conditional write; a failure is only audited (it was counted in step 1).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from datetime import datetime, timedelta
+from typing import Final
+
+from pwrecovery._domain import accounts, throttle
+from pwrecovery._domain.accounts import Counted, Route
+from pwrecovery._domain.logins import key_or_none
+from pwrecovery._domain.mail import MailContent
+from pwrecovery._domain.passwords import confirmation_matches, password_problems, typed_password
+from pwrecovery._domain.tokens import temporary_form
+from pwrecovery._resources import common_passwords
+from pwrecovery._secret import Secret
+from pwrecovery._service._context import Context
+from pwrecovery._service._delivery import Delivery
+from pwrecovery._service._transaction import Attempt
+from pwrecovery.exceptions import (
+    AccountDisabled,
+    InvalidCredentials,
+    PasswordConfirmationMismatch,
+    PasswordPolicyViolation,
+    TemporaryPasswordExpired,
+    TooManyAttempts,
+)
+from pwrecovery.models import LoginResult, LoginStatus, Purpose
+from pwrecovery.records import Attempts, Throttle, UserRecord
+
+Action = Literal["sign_in", "password_change"]
+MAX_FINGERPRINTS: Final = 10_000  # logins that do not exist, counted at once at most
+
+
+@attrs.frozen
+class Typed:
+    """A typed password: its normalised text (None when it cannot be anyone's) and the
+    route its form sends it down."""
+
+    text: Secret | None
+    route: Route
+
+    @classmethod
+    def of(cls, password: object, ctx: Context) -> Typed:
+        normalized = typed_password(password, ctx.policy)
+        if normalized is None:
+            return cls(None, "password")
+        canonical = temporary_form(normalized)
+        if canonical is not None:
+            return cls(Secret(canonical), "temporary")
+        return cls(Secret(normalized), "password")
+
+
+@attrs.frozen
+class Checked:
+    """A typed password that matched: the user as read when it was checked, and which
+    password it was."""
+
+    user: UserRecord
+    via: Route
+    route: Route
+
+
+@attrs.frozen
+class _Taken:
+    """Step 1's outcome: the user the attempt was taken on (None for a login that does
+    not exist) and the attempts as they now stand, or the wait when a lock refused it."""
+
+    user: UserRecord | None
+    attempts: Attempts
+    wait: timedelta | None
+    label: str | None  # the login, or the fingerprint of one that does not exist
+
+
+def _take(
+    attempt: Attempt[Counted],
+    record: Counted,
+    route: Route,
+    ctx: Context,
+    now: datetime,
+) -> tuple[Attempts, timedelta | None]:
+    counted = throttle.current(accounts.attempts_on(record, route), now, ctx.policy)
+    wait = throttle.lock_remaining(counted, now)
+    if wait is not None:
+        return counted, wait
+    taken = throttle.reserve_attempt(counted, now, ctx.policy)
+    attempt.save(accounts.with_attempts(record, route, taken))
+    return taken, None
+
+
+def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _Taken:
+    """Step 1: one attempt taken on the user or on the unknown login's fingerprint."""
+    key = key_or_none(login)
+    for attempt in ctx.uow.user(key):
+        with attempt as user:
+            if user is None:
+                break
+            taken, wait = _take(attempt, user, route, ctx, now)
+            return _Taken(user, taken, wait, user.login)
+    fingerprint = ctx.fingerprint(login)
+    for unknown in ctx.uow.throttle(fingerprint):
+        with unknown as counters:
+            fresh = counters is None
+            touched = (
+                Throttle(fingerprint=fingerprint, touched_at=now)
+                if counters is None
+                else attrs.evolve(counters, touched_at=now)
+            )
+            taken, wait = _take(unknown, touched, route, ctx, now)
+            if fresh:
+                # A new fingerprint: forget idle ones, so that the table stays small.
+                ctx.store.prune_throttles(now - ctx.policy.failure_memory, MAX_FINGERPRINTS)
+            return _Taken(None, taken, wait, fingerprint)
+    raise AssertionError  # pragma: no cover (the loops return or raise)
+
+
+def _target(user: UserRecord | None, typed: Typed) -> tuple[str | None, Route]:
+    """Which stored hash the typed text is checked against, and which password that is:
+    the form of the text decides, not the state, so every state costs one check."""
+    if user is None:
+        return None, "password"
+    temporary = user.temporary
+    if typed.route == "temporary" and temporary is not None and temporary.hash is not None:
+        return temporary.hash, "temporary"
+    return user.password_hash, "password"
+
+
+def check_credentials(
+    ctx: Context, login: object, typed: Typed, now: datetime, origin: object, action: Action
+) -> Checked:
+    """Steps 1 and 2, and the settling of every refusal; a match is returned for the
+    caller to settle with its own write."""
+    taken = take_attempt(ctx, login, typed.route, now)
+    user = taken.user
+    encoded, via = _target(user, typed)
+    if taken.wait is not None:
+        ctx.check(None, typed.text)  # the same work as any other answer
+        ctx.store.append_audit(
+            (ctx.event(f"{action}_refused", taken.label, now, origin, reason="locked"),)
+        )
+        raise TooManyAttempts(taken.wait)
+    matched = ctx.check(encoded, typed.text)
+    if user is None or not matched:
+        raise _refusal(ctx, taken, typed.route, now, origin, action)
+    if user.disabled:
+        _clear(ctx, user, typed.route, now, origin, f"{action}_refused", reason="account_disabled")
+        raise AccountDisabled
+    if via == "temporary" and user.temporary is not None and accounts.temporary_expired(
+        user.temporary, now
+    ):
+        _clear(
+            ctx,
+            user,
+            typed.route,
+            now,
+            origin,
+            f"{action}_refused",
+            reason="temporary_password_expired",
+        )
+        raise TemporaryPasswordExpired
+    return Checked(user, via, typed.route)
+
+
+def _refusal(
+    ctx: Context, taken: _Taken, route: Route, now: datetime, origin: object, action: Action
+) -> InvalidCredentials | TooManyAttempts:
+    """A wrong password (counted in step 1): audited; the attempt that took the lock says
+    so at once, the same for a login that exists and one that does not."""
+    attempts = taken.attempts
+    detail = {"reason": "invalid_credentials", "route": route, "failures": str(attempts.failures)}
+    wait = throttle.lock_remaining(attempts, now)
+    if wait is not None and attempts.locked_until is not None:
+        detail["locked_until"] = attempts.locked_until.isoformat()
+    ctx.store.append_audit((ctx.event(f"{action}_failed", taken.label, now, origin, **detail),))
+    return TooManyAttempts(wait) if wait is not None else InvalidCredentials()
+
+
+def _clear(  # noqa: PLR0913
+    ctx: Context,
+    user: UserRecord,
+    route: Route,
+    now: datetime,
+    origin: object,
+    kind: str,
+    **detail: str,
+) -> None:
+    """Settle an attempt whose password was right although the action is refused: it
+    does not count as a failure."""
+    for attempt in ctx.uow.user(user.key):
+        with attempt as current:
+            if current is None:
+                return
+            cleared = accounts.with_attempts(current, route, Attempts())
+            attempt.save(cleared, events=(ctx.event(kind, current.login, now, origin, **detail),))
+            return
+
+
+def _unchanged(current: UserRecord, checked: Checked) -> bool:
+    """Whether what was checked is still what is stored (no change of password meanwhile)."""
+    if checked.via == "password":
+        return current.password_hash == checked.user.password_hash
+    before, now_stored = checked.user.temporary, current.temporary
+    return before is not None and now_stored is not None and (before.id, before.hash) == (
+        now_stored.id,
+        now_stored.hash,
+    )
+
+
+def _stale(ctx: Context, login: str, now: datetime, origin: object, action: Action) -> None:
+    ctx.store.append_audit(
+        (ctx.event(f"{action}_failed", login, now, origin, reason="changed_meanwhile"),)
+    )
+    raise InvalidCredentials
+
+
+def authenticate(ctx: Context, login: str, password: str, origin: object) -> LoginResult:
+    """Sign in: ``OK`` with the ordinary password, ``MUST_CHANGE_PASSWORD`` with a temporary."""
+    now = ctx.now()
+    typed = Typed.of(password, ctx)
+    del password  # from here on the password travels only as a Secret
+    checked = check_credentials(ctx, login, typed, now, origin, "sign_in")
+    user = checked.user
+    new_hash = None
+    if checked.via == "password" and typed.text is not None and ctx.needs_new_hash(
+        user.password_hash
+    ):
+        new_hash = ctx.hash(typed.text)  # the rehash or upgrade: computed once, before the write
+    for attempt in ctx.uow.user(user.key):
+        with attempt as current:
+            if current is None or not _unchanged(current, checked):
+                _stale(ctx, user.login, now, origin, "sign_in")
+            assert current is not None  # noqa: S101 (for mypy: _stale raises)
+            cleared = accounts.with_attempts(current, checked.route, Attempts())
+            if checked.via == "temporary":
+                temporary = current.temporary
+                assert temporary is not None  # noqa: S101 (_unchanged checked it)
+                event = ctx.event("signed_in_with_temporary", current.login, now, origin)
+                attempt.save(accounts.signed_in_with_temporary(cleared), events=(event,))
+                return LoginResult(LoginStatus.MUST_CHANGE_PASSWORD, temporary.expires_at)
+            events = [ctx.event("signed_in", current.login, now, origin)]
+            if new_hash is not None and ctx.is_legacy(current.password_hash):
+                events.append(
+                    ctx.event(
+                        "password_upgraded",
+                        current.login,
+                        now,
+                        origin,
+                        scheme=ctx.scheme(current.password_hash),
+                    )
+                )
+            if current.temporary is not None:
+                events.append(
+                    ctx.event(
+                        "temporary_password_revoked",
+                        current.login,
+                        now,
+                        origin,
+                        reason="signed_in_with_password",
+                    )
+                )
+            signed = accounts.signed_in_with_password(cleared, new_hash or current.password_hash)
+            attempt.save(signed, events=tuple(events))
+            return LoginResult(LoginStatus.OK)
+    raise AssertionError  # pragma: no cover
+
+
+def change_password(  # noqa: PLR0913 (the public contract's parameters)
+    ctx: Context,
+    delivery: Delivery,
+    login: str,
+    current_password: str,
+    new_password: str,
+    confirmation: str,
+    origin: object,
+) -> None:
+    """Change the password, signing in with the ordinary or the temporary one."""
+    now = ctx.now()
+    typed = Typed.of(current_password, ctx)
+    new = Secret(new_password) if isinstance(new_password, str) else None
+    repeated = Secret(confirmation) if isinstance(confirmation, str) else None
+    del current_password, new_password, confirmation  # only Secrets from here on
+    checked = check_credentials(ctx, login, typed, now, origin, "password_change")
+    user = checked.user
+    if new is None or repeated is None or not confirmation_matches(new.reveal(), repeated.reveal()):
+        _clear(
+            ctx,
+            user,
+            checked.route,
+            now,
+            origin,
+            "password_change_refused",
+            reason="password_mismatch",
+        )
+        raise PasswordConfirmationMismatch
+    reasons = _problems(ctx, user, checked, typed, new)
+    if reasons:
+        _clear(
+            ctx,
+            user,
+            checked.route,
+            now,
+            origin,
+            "password_change_refused",
+            reason="password_policy",
+            rules=",".join(reasons),
+        )
+        raise PasswordPolicyViolation(
+            reasons,
+            min_length=ctx.policy.password_min_length,
+            max_length=ctx.policy.password_max_length,
+        )
+    normalized = typed_password(new.reveal(), ctx.policy)
+    assert normalized is not None  # noqa: S101 (the policy refused what is not)
+    changed = _store_new_password(ctx, checked, ctx.hash(Secret(normalized)), now, origin)
+    if changed.has_verified_address and changed.recovery_email is not None:
+        notice = MailContent(
+            purpose=Purpose.PASSWORD_CHANGED,
+            to_address=changed.recovery_email,
+            to_name=changed.display_name,
+            login=changed.login,
+            locale=changed.locale or ctx.locale,
+        )
+        delivery.notify(notice, changed.key, now, origin)
+
+
+def _store_new_password(
+    ctx: Context, checked: Checked, new_hash: str, now: datetime, origin: object
+) -> UserRecord:
+    """The change itself, in one conditional write: the new hash, the temporary password
+    consumed, every lock cleared."""
+    for attempt in ctx.uow.user(checked.user.key):
+        with attempt as current:
+            if current is None or not _unchanged(current, checked):
+                _stale(ctx, checked.user.login, now, origin, "password_change")
+            assert current is not None  # noqa: S101 (for mypy: _stale raises)
+            changed = accounts.password_changed(current, new_hash)
+            event = ctx.event("password_changed", current.login, now, origin, via=checked.via)
+            attempt.save(changed, events=(event,))
+            return changed
+    raise AssertionError  # pragma: no cover
+
+
+def _problems(
+    ctx: Context, user: UserRecord, checked: Checked, typed: Typed, new: Secret
+) -> tuple[str, ...]:
+    """The rules the new password breaks. Equal to the current ordinary password costs a
+    hash check only when the temporary one was used to sign in; equal to the temporary
+    one needs none, since a password of the temporary form is refused anyway."""
+    text = typed_password(new.reveal(), ctx.policy)
+    if text is None:
+        return ("too_long",) if isinstance(new.reveal(), str) else ("invalid_characters",)
+    current = typed.text.reveal() if typed.text is not None else ""
+    same_as_current = (
+        text == current if checked.via == "password" else ctx.check(user.password_hash, Secret(text))
+    )
+    return password_problems(
+        text,
+        login=user.login,
+        policy=ctx.policy,
+        common=common_passwords(),
+        same_as_current=same_as_current,
+        same_as_temporary=checked.via == "temporary" and temporary_form(text) == current,
+    )

@@ -1,0 +1,371 @@
+"""Every ``Store`` method, written once for every SQL store.
+
+``SqliteStore`` (the standard library's ``sqlite3``) and ``SqlAlchemyStore``
+(a database server) differ only in how they open a transaction, translate
+their driver's errors and lock a migration; they run the same statements from
+``_schema`` through this class. Versioned rows are written by one conditional
+write (``_write_if_unchanged``): ``UPDATE … WHERE key = :key AND version =
+:expected_version`` and a row count of one, with the audit events and queued
+messages in the same transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, Protocol, TypeVar
+
+from pwrecovery.adapters import _rows, _schema
+from pwrecovery.adapters._schema import AUDIT, META, OUTBOX, SENDERS, THROTTLES, USERS, Table
+from pwrecovery.exceptions import UserExists
+from pwrecovery.models import AuditEvent
+from pwrecovery.records import QueuedMessage, SenderRecord, Throttle, UserRecord
+
+T = TypeVar("T")
+
+FINGERPRINT_KEY: Final = "fingerprint_key"
+_CHUNK: Final = 500  # keys per IN (...) list, well under every database's parameter limit
+
+_SELECT_SENDERS: Final = (
+    "SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security, s.username,"
+    " s.from_address, s.display_name, s.authentication, s.verified_at, s.secret,"
+    " s.usage_logins, s.usage_auth_failures, s.usage_cooldown_until, s.version,"
+    " u.supervisor AS owner_supervisor, u.disabled AS owner_disabled"
+    f" FROM {SENDERS.name} s LEFT JOIN {USERS.name} u ON u.login_key = s.owner_key"
+)
+
+
+class Session(Protocol):
+    """One transaction's connection, as the shared code sees it."""
+
+    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> int:
+        """Run one statement; return its row count."""
+        ...
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, object]]) -> None: ...
+
+    def query(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
+        """Run a SELECT; return its rows as dictionaries."""
+        ...
+
+
+class LostRace(Exception):  # noqa: N818 (a signal inside the store, never raised out of it)
+    """A write lost to another transaction (a deadlock, a duplicate key): the
+    conditional write answers False, as if the version had changed."""
+
+
+class SqlStore(abc.ABC):
+    """The ``Store`` over any SQL session; subclasses give transactions."""
+
+    @abc.abstractmethod
+    def _run(self, work: Callable[[Session], T], *, write: bool) -> T:
+        """Run ``work`` in one transaction (committed whole, or rolled back whole); the
+        driver's errors leave as ``StoreUnavailable``, a lost race as ``LostRace``."""
+
+    # -- helpers -------------------------------------------------------------
+
+    def _read(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
+        return self._run(lambda session: session.query(sql, params), write=False)
+
+    @staticmethod
+    def _append(session: Session, events: Iterable[AuditEvent]) -> None:
+        rows = [_rows.event_row(event) for event in events]
+        if rows:
+            session.executemany(_schema.insert(AUDIT), rows)
+
+    @staticmethod
+    def _enqueue(session: Session, messages: Iterable[QueuedMessage]) -> None:
+        rows = [_rows.message_row(message, 1) for message in messages]
+        if rows:
+            session.executemany(_schema.insert(OUTBOX), rows)
+
+    def _write_if_unchanged(
+        self,
+        table: Table,
+        key: str,
+        row: Mapping[str, object],
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
+    ) -> bool:
+        """The conditional write of every versioned row: only over ``expected_version``,
+        with its audit events and queued messages in the same transaction; False if it lost."""
+
+        def work(session: Session) -> bool:
+            statement = _schema.update_if_unchanged(table, key)
+            if session.execute(statement, {**row, "expected_version": expected_version}) != 1:
+                return False
+            self._append(session, events)
+            self._enqueue(session, enqueue)
+            return True
+
+        try:
+            return self._run(work, write=True)
+        except LostRace:
+            return False
+
+    # -- users ---------------------------------------------------------------
+
+    def get_user(self, key: str) -> UserRecord | None:
+        rows = self._read(f"{_schema.select(USERS)} WHERE login_key = :key", {"key": key})
+        return _rows.parsed(USERS.name, _rows.user_from_row, rows[0]) if rows else None
+
+    def list_users(self) -> list[UserRecord]:
+        rows = self._read(f"{_schema.select(USERS)} ORDER BY login_key")
+        users = [_rows.parsed(USERS.name, _rows.user_from_row, row) for row in rows]
+        return sorted(users, key=lambda user: user.key)
+
+    def add_users(
+        self,
+        records: Sequence[UserRecord],
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
+    ) -> None:
+        by_key = {record.key: record for record in records}
+
+        def work(session: Session) -> None:
+            keys = list(by_key)
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                names = ", ".join(f":k{i}" for i in range(len(chunk)))
+                taken = session.query(
+                    f"SELECT login_key FROM {USERS.name} WHERE login_key IN ({names})",  # noqa: S608
+                    {f"k{i}": key for i, key in enumerate(chunk)},
+                )
+                if taken:
+                    raise UserExists(by_key[str(taken[0]["login_key"])].login)
+            session.executemany(
+                _schema.insert(USERS), [_rows.user_row(record, 1) for record in records]
+            )
+            self._append(session, events)
+            self._enqueue(session, enqueue)
+
+        try:
+            self._run(work, write=True)
+        except LostRace:  # another workstation inserted one of them first
+            raise UserExists(records[0].login) from None
+
+    def update_user(
+        self,
+        record: UserRecord,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        enqueue: Sequence[QueuedMessage] = (),
+    ) -> bool:
+        return self._write_if_unchanged(
+            USERS,
+            "login_key",
+            _rows.user_row(record, expected_version + 1),
+            expected_version=expected_version,
+            events=events,
+            enqueue=enqueue,
+        )
+
+    def remove_user(
+        self, key: str, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        def work(session: Session) -> bool:
+            removed = session.execute(
+                f"DELETE FROM {USERS.name} WHERE login_key = :key AND version = :version",  # noqa: S608
+                {"key": key, "version": expected_version},
+            )
+            if removed != 1:
+                return False
+            session.execute(f"DELETE FROM {OUTBOX.name} WHERE user_key = :key", {"key": key})  # noqa: S608
+            self._append(session, events)
+            return True
+
+        try:
+            return self._run(work, write=True)
+        except LostRace:
+            return False
+
+    def has_verified_supervisor(self) -> bool:
+        rows = self._read(
+            f"SELECT login_key FROM {USERS.name} WHERE supervisor = :yes"  # noqa: S608
+            " AND recovery_email_verified = :yes AND recovery_email IS NOT NULL"
+            " AND disabled = :no LIMIT 1",
+            {"yes": True, "no": False},
+        )
+        return bool(rows)
+
+    # -- unknown logins ------------------------------------------------------
+
+    def fingerprint_key(self) -> bytes:
+        rows = self._read(
+            f"SELECT value FROM {META.name} WHERE name = :name",  # noqa: S608
+            {"name": FINGERPRINT_KEY},
+        )
+        return bytes(rows[0]["value"])
+
+    @staticmethod
+    def _create_meta(session: Session) -> None:
+        """Made with the schema, under its lock: every workstation reads the same key."""
+        session.execute(
+            _schema.insert(META), {"name": FINGERPRINT_KEY, "value": secrets.token_bytes(32)}
+        )
+
+    def get_throttle(self, fingerprint: str) -> Throttle | None:
+        rows = self._read(
+            f"{_schema.select(THROTTLES)} WHERE fingerprint = :fingerprint",
+            {"fingerprint": fingerprint},
+        )
+        return _rows.parsed(THROTTLES.name, _rows.throttle_from_row, rows[0]) if rows else None
+
+    def put_throttle(
+        self, record: Throttle, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        row = _rows.throttle_row(record, expected_version + 1)
+        if expected_version != 0:
+            return self._write_if_unchanged(
+                THROTTLES, "fingerprint", row, expected_version=expected_version, events=events
+            )
+
+        def insert(session: Session) -> bool:
+            session.execute(_schema.insert(THROTTLES), row)
+            self._append(session, events)
+            return True
+
+        try:
+            return self._run(insert, write=True)
+        except LostRace:  # another workstation counted this login first
+            return False
+
+    def prune_throttles(self, idle_before: datetime, keep: int) -> int:
+        def work(session: Session) -> int:
+            gone = session.execute(
+                f"DELETE FROM {THROTTLES.name} WHERE touched_at < :before",  # noqa: S608
+                {"before": _rows.sql_time(idle_before)},
+            )
+            cutoff = session.query(
+                f"SELECT touched_at FROM {THROTTLES.name}"  # noqa: S608
+                " ORDER BY touched_at DESC LIMIT 1 OFFSET :keep",
+                {"keep": keep},
+            )
+            if cutoff:
+                gone += session.execute(
+                    f"DELETE FROM {THROTTLES.name} WHERE touched_at <= :cutoff",  # noqa: S608
+                    {"cutoff": cutoff[0]["touched_at"]},
+                )
+            return gone
+
+        try:
+            return self._run(work, write=True)
+        except LostRace:
+            return 0
+
+    # -- senders -------------------------------------------------------------
+
+    def list_senders(self) -> list[SenderRecord]:
+        rows = self._read(f"{_SELECT_SENDERS} ORDER BY s.id")
+        return [_rows.parsed(SENDERS.name, _rows.sender_from_row, row) for row in rows]
+
+    def put_sender(self, record: SenderRecord, events: Sequence[AuditEvent] = ()) -> None:
+        def work(session: Session) -> None:
+            found = session.query(
+                f"SELECT version FROM {SENDERS.name} WHERE id = :id",  # noqa: S608
+                {"id": record.account.id},
+            )
+            if found:
+                version = int(found[0]["version"])
+                row = _rows.sender_row(record, version + 1)
+                statement = _schema.update_if_unchanged(SENDERS, "id")
+                if session.execute(statement, {**row, "expected_version": version}) != 1:
+                    raise LostRace
+            else:
+                session.execute(_schema.insert(SENDERS), _rows.sender_row(record, 1))
+            self._append(session, events)
+
+        for _ in range(8):  # a lost race here is another save of the same sender: save again
+            try:
+                self._run(work, write=True)
+            except LostRace:
+                continue
+            return
+        self._run(work, write=True)
+
+    def update_sender(
+        self, record: SenderRecord, *, expected_version: int, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        return self._write_if_unchanged(
+            SENDERS,
+            "id",
+            _rows.sender_row(record, expected_version + 1),
+            expected_version=expected_version,
+            events=events,
+        )
+
+    def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
+        def work(session: Session) -> bool:
+            removed = session.execute(
+                f"DELETE FROM {SENDERS.name} WHERE id = :id",  # noqa: S608
+                {"id": sender_id},
+            )
+            if removed != 1:
+                return False
+            self._append(session, events)
+            return True
+
+        return self._run(work, write=True)
+
+    # -- outbox --------------------------------------------------------------
+
+    def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
+        rows = self._read(
+            f"{_schema.select(OUTBOX)} WHERE next_attempt_at <= :now"
+            " ORDER BY next_attempt_at, id LIMIT :limit",
+            {"now": _rows.sql_time(now), "limit": int(limit)},
+        )
+        return [_rows.parsed(OUTBOX.name, _rows.message_from_row, row) for row in rows]
+
+    def update_message(
+        self,
+        message: QueuedMessage,
+        *,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+    ) -> bool:
+        return self._write_if_unchanged(
+            OUTBOX,
+            "id",
+            _rows.message_row(message, expected_version + 1),
+            expected_version=expected_version,
+            events=events,
+        )
+
+    def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
+        def work(session: Session) -> bool:
+            removed = session.execute(
+                f"DELETE FROM {OUTBOX.name} WHERE id = :id",  # noqa: S608
+                {"id": message_id},
+            )
+            if removed != 1:
+                return False
+            self._append(session, events)
+            return True
+
+        try:
+            return self._run(work, write=True)
+        except LostRace:
+            return False
+
+    # -- audit ---------------------------------------------------------------
+
+    def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        if events:
+            self._run(lambda session: self._append(session, events), write=True)
+
+    def audit_trail(self, key: str | None = None) -> list[AuditEvent]:
+        columns = "kind, login, login_key, at, origin, detail"
+        if key is None:
+            rows = self._read(f"SELECT {columns} FROM {AUDIT.name} ORDER BY id")  # noqa: S608
+        else:
+            rows = self._read(
+                f"SELECT {columns} FROM {AUDIT.name} WHERE login_key = :key ORDER BY id",  # noqa: S608
+                {"key": key},
+            )
+        return [_rows.parsed(AUDIT.name, _rows.event_from_row, row) for row in rows]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from tests.helpers import (
     sender_settings,
     verify_address,
 )
+from tests.mta import MTA_ACCOUNTS, MTA_MAILBOXES, Mta, mta_missing, running_mta
 from tests.postgres import postgres_bin, running_postgres
 
 pytest_plugins = ["pwrecovery.testing.plugin"]
@@ -39,6 +42,29 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(reason)
     with running_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def mta() -> Iterator[Mta]:
+    """A real Postfix + Dovecot on loopback for the whole run (skipped where none is
+    installed): STARTTLS and implicit-TLS listeners, SASL AUTH, Maildir delivery."""
+    reason = mta_missing()
+    if reason is not None:
+        if os.environ.get("PWRECOVERY_REQUIRE_POSTFIX"):
+            pytest.fail(reason)  # CI installs them: there a skip would hide a gap
+        pytest.skip(reason)
+    # Not under pytest's tmp_path: its folders are private to root, and Postfix's daemons
+    # run as the postfix user.
+    folder = Path(tempfile.mkdtemp(prefix="pwrecovery-mta-"))
+    with running_mta(folder, MTA_ACCOUNTS, mailboxes=MTA_MAILBOXES) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_mta(mta: Mta) -> Mta:
+    """The session's MTA with its queue drained and every mailbox emptied."""
+    mta.reset()
+    return mta
 
 
 @pytest.fixture

@@ -45,8 +45,8 @@ import attrs
 import pwrecovery as pr
 from pwrecovery.adapters import records
 from pwrecovery.adapters import sqlite as sqlite_adapter
-from pwrecovery.domain.logins import login_key
-from pwrecovery.domain.mail import MailContent, compose
+from pwrecovery._domain.logins import login_key
+from pwrecovery._domain.mail import MailContent, compose
 from pwrecovery.testing import cheap_hasher
 from pwrecovery.testing.smtp import SmtpServer, make_certificates, running_smtp_server
 

@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from pwrecovery._domain.policy import Policy
+from pwrecovery._i18n import Translations
 from pwrecovery._service import RecoveryService
 from pwrecovery.adapters.argon2 import Argon2idHasher
 from pwrecovery.adapters.legacy import BcryptHasher, Pbkdf2Hasher
@@ -159,6 +160,7 @@ __all__ = [
     "TokenProvider",
     "TokenUnavailable",
     "TooManyAttempts",
+    "Translations",
     "UnknownSender",
     "UnknownUser",
     "User",

@@ -58,15 +58,14 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, ClassVar, Final
 
-from pwrecovery import _texts
+from pwrecovery import _i18n
 
 MISSING_USER: Final = "user"
 MISSING_SUPERVISOR: Final = "supervisor"
+_ROWS_IN_MESSAGE: Final = 5
 
 
-def _rebuild(
-    cls: type[PwRecoveryError], params: dict[str, object], locale: str
-) -> PwRecoveryError:
+def _rebuild(cls: type[PwRecoveryError], params: dict[str, object], locale: str) -> PwRecoveryError:
     error = cls(**params)
     error.locale = locale
     return error
@@ -84,19 +83,19 @@ class PwRecoveryError(Exception):
     def __init__(self, **params: object) -> None:
         super().__init__()
         self._params = params
-        self.locale: str = _texts.DEFAULT_LOCALE
-        self._texts: _texts.Texts | None = None
+        self.locale: str = _i18n.DEFAULT_LOCALE
+        self._texts: _i18n.Texts | None = None
 
     def _message_id(self) -> str:
         return f"error.{self.code}"
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
+    def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
         del texts, locale
         return dict(self._params)
 
     def message(self, locale: str | None = None) -> str:
         """The sentence in ``locale`` (any shipped or host-added locale), else in ``.locale``."""
-        texts = self._texts if self._texts is not None else _texts.default()
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
         chosen = locale if locale is not None else self.locale
         return texts.text(chosen, self._message_id(), **self._message_params(texts, chosen))
 
@@ -188,8 +187,11 @@ class PasswordPolicyViolation(InputError):
         super().__init__(reasons=tuple(reasons), min_length=min_length, max_length=max_length)
         self.reasons: tuple[str, ...] = tuple(reasons)
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
-        limits = {"min_length": self._params["min_length"], "max_length": self._params["max_length"]}
+    def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
+        limits = {
+            "min_length": self._params["min_length"],
+            "max_length": self._params["max_length"],
+        }
         rules = [texts.text(locale, f"password_rule.{reason}", **limits) for reason in self.reasons]
         return {"reasons": "; ".join(rules)}
 
@@ -207,24 +209,23 @@ class ImportRejected(InputError):
         super().__init__(rows=bad)
         self.rows = bad
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
-        del texts, locale
-        return {"count": len(self.rows)}
-
     def message(self, locale: str | None = None) -> str:
-        texts = self._texts if self._texts is not None else _texts.default()
+        """The sentence, naming the first few bad rows (``row_messages`` gives them all)."""
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
         chosen = locale if locale is not None else self.locale
-        return texts.plural(chosen, self._message_id(), len(self.rows))
+        shown = self.row_messages(chosen)[:_ROWS_IN_MESSAGE]
+        details = "; ".join(shown) + ("; …" if len(self.rows) > _ROWS_IN_MESSAGE else "")
+        return texts.plural(chosen, self._message_id(), len(self.rows), details=details)
 
     def row_messages(self, locale: str | None = None) -> list[str]:
         """One line per bad row: its number, its login and why it was refused."""
-        texts = self._texts if self._texts is not None else _texts.default()
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
         chosen = locale if locale is not None else self.locale
         return [
             texts.text(
                 chosen,
-                "import.row",
-                number=number,
+                "import_row",
+                row=number,
                 login=login,
                 reason=texts.text(chosen, f"import_reason.{reason}"),
             )
@@ -271,7 +272,7 @@ class SenderInUse(CatalogError):
         self.sender_ids = ids
 
     def message(self, locale: str | None = None) -> str:
-        texts = self._texts if self._texts is not None else _texts.default()
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
         chosen = locale if locale is not None else self.locale
         return texts.plural(chosen, self._message_id(), len(self.sender_ids), login=self.login)
 
@@ -300,7 +301,7 @@ class _Waiting(PwRecoveryError):
         super().__init__(retry_after=retry_after)
         self.retry_after = retry_after
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
+    def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
         return {"retry_after": texts.duration(locale, self.retry_after)}
 
 
@@ -392,9 +393,9 @@ class SenderUnreachable(SenderError):
         self.port = port
         self.reason = reason
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
+    def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
         msgid = f"unreachable.{self.reason}"
-        if not texts.has(locale, msgid):
+        if msgid not in texts.msgids():
             msgid = "unreachable.connection"
         reason = texts.text(locale, msgid, port=self.port, host=self.host)
         return {"host": self.host, "port": self.port, "reason": reason}
@@ -411,7 +412,7 @@ class SenderAddressRefused(SenderError):
         self.address = address
         self.reply_code = reply_code
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
+    def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
         del texts, locale
         return {"host": self.host, "address": self.address, "reply": self.reply_code or "-"}
 
@@ -436,7 +437,7 @@ class DeliveryFailed(SenderError):
         self.attempts = attempts
         self.reply_code = reply_code
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
+    def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
         del texts, locale
         return {"attempts": self.attempts, "reply": self.reply_code or "-"}
 
@@ -532,7 +533,7 @@ class InvalidConfiguration(PwRecoveryError, ValueError):
         self.rule = rule
         self.rule_params = rule_params
 
-    def _message_params(self, texts: _texts.Texts, locale: str) -> dict[str, object]:
+    def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
         rule = texts.text(locale, f"config_rule.{self.rule}", **self.rule_params)
         return {"setting": self.setting, "rule": rule}
 

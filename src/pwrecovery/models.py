@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from pwrecovery import _texts
+from pwrecovery import _i18n
 from pwrecovery._domain.headers import check_header_value, check_host
 from pwrecovery._domain.logins import normalize_display_name
 from pwrecovery.exceptions import InvalidConfiguration
@@ -200,14 +201,14 @@ class RecoverySent:
 
     masked_address: str
     expires_at: datetime
-    _texts: _texts.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
-    _zone: object = attrs.field(default=None, repr=False, eq=False, alias="zone")
+    _texts: _i18n.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
+    _zone: ZoneInfo | None = attrs.field(default=None, repr=False, eq=False, alias="zone")
     _locale: str | None = attrs.field(default=None, repr=False, eq=False, alias="locale")
 
     def message(self, locale: str | None = None) -> str:
         """The sentence to show ("Se envió una clave temporal a …"), in ``locale``."""
-        texts = self._texts if self._texts is not None else _texts.default()
-        chosen = locale or self._locale or _texts.DEFAULT_LOCALE
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
+        chosen = locale or self._locale or _i18n.DEFAULT_LOCALE
         expires = texts.moment(chosen, self.expires_at, self._zone)
         if self.masked_address != GENERIC_MASK:
             return texts.text(
@@ -226,12 +227,12 @@ class Problem:
 
     code: str
     params: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_detail, hash=False)
-    _texts: _texts.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
+    _texts: _i18n.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
     _locale: str | None = attrs.field(default=None, repr=False, eq=False, alias="locale")
 
     def message(self, locale: str | None = None) -> str:
-        texts = self._texts if self._texts is not None else _texts.default()
-        chosen = locale or self._locale or _texts.DEFAULT_LOCALE
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
+        chosen = locale or self._locale or _i18n.DEFAULT_LOCALE
         if self.code == "users_on_legacy_hash":
             return texts.plural(
                 chosen, "readiness.users_on_legacy_hash", int(self.params["count"]), **self.params
@@ -258,9 +259,9 @@ class Readiness:
     failing_messages: tuple[tuple[str, str], ...] = ()  # (sender id, sentence of its error)
     legacy_hash_users: tuple[str, ...] = ()
     key_present: bool = True
-    _texts: _texts.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
+    _texts: _i18n.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
     _locale: str | None = attrs.field(default=None, repr=False, eq=False, alias="locale")
-    _zone: object = attrs.field(default=None, repr=False, eq=False, alias="zone")
+    _zone: ZoneInfo | None = attrs.field(default=None, repr=False, eq=False, alias="zone")
 
     @property
     def usable_senders(self) -> tuple[str, ...]:
@@ -296,9 +297,9 @@ class Readiness:
         reasons = dict(self.failing_messages)
         for sender, code in self.failing_senders:
             add("sender_failing", sender=sender, code=code, reason=reasons.get(sender, code))
-        shown = texts if texts is not None else _texts.default()
+        shown = texts if texts is not None else _i18n.DEFAULT_TEXTS
         for sender, until in self.cooling_down_senders:
-            moment = shown.moment(locale or _texts.DEFAULT_LOCALE, until, self._zone)
+            moment = shown.moment(locale or _i18n.DEFAULT_LOCALE, until, self._zone)
             add("sender_cooling_down", sender=sender, until=moment)
         if not self.supervisor_ready:
             add("no_supervisor")

@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.domain.logins import login_key
+from pwrecovery._domain.logins import login_key
 from tests.helpers import sender_settings
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.domain.mail import MailContent, compose
+from pwrecovery._domain.mail import MailContent, compose
 from pwrecovery.testing.smtp import (
     HOST,
     SmtpServer,

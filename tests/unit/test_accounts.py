@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.domain import accounts
+from pwrecovery._domain import accounts
 
 POLICY = pr.Policy()
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

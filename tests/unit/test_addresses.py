@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
-from pwrecovery.domain.addresses import mask_address, normalize_address
+from pwrecovery._domain.addresses import mask_address, normalize_address
 
 LOCAL_PARTS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,30}", fullmatch=True)
 LABELS = st.from_regex(r"[A-Za-z]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?", fullmatch=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pwrecovery.domain.expiry import expiry, is_expired
+from pwrecovery._domain.expiry import expiry, is_expired
 
 ISSUED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TTL = timedelta(days=7)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
-from pwrecovery.domain.headers import (
+from pwrecovery._domain.headers import (
     MAX_HEADER_VALUE,
     check_header_value,
     check_host,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
-from pwrecovery.domain.logins import (
+from pwrecovery._domain.logins import (
     MAX_LOGIN_LENGTH,
     login_key,
     normalize_display_name,

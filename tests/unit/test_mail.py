@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import pwrecovery as pr
 from pwrecovery import messages
-from pwrecovery.domain.headers import is_header_safe
-from pwrecovery.domain.mail import MailContent, compose
+from pwrecovery._domain.headers import is_header_safe
+from pwrecovery._domain.mail import MailContent, compose
 from tests.helpers import html_of, sender_settings, text_of
 
 NOW = datetime(2026, 3, 14, 10, 30, 15, tzinfo=UTC)

@@ -9,12 +9,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
-from pwrecovery.domain.passwords import (
+from pwrecovery._domain.passwords import (
     confirmation_matches,
     normalize_password,
     password_problems,
 )
-from pwrecovery.resources import common_passwords
+from pwrecovery._resources import common_passwords
 
 POLICY = pr.Policy()
 COMMON = common_passwords()

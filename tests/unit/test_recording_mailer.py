@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.domain.mail import MailContent, compose
+from pwrecovery._domain.mail import MailContent, compose
 from tests.helpers import SMTP_PASSWORD, sender_settings
 
 USERNAME = "envios@empresa.mx"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import pwrecovery as pr
 from pwrecovery import messages
-from pwrecovery.secretbox import SecretBox, generate_key
+from pwrecovery.adapters.secretbox import SecretBox, generate_key
 
 KEY = generate_key()
 OTHER_KEY = generate_key()

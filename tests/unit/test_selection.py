@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
-from pwrecovery.domain.selection import order_senders
+from pwrecovery._domain.selection import order_senders
 
 SETTINGS = pr.SenderSettings(
     host="smtp.empresa.mx",

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pwrecovery as pr
-from pwrecovery.domain.throttle import (
+from pwrecovery._domain.throttle import (
     lock_duration,
     lock_remaining,
     recent_requests,

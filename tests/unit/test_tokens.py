@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
-from pwrecovery.domain.tokens import (
+from pwrecovery._domain.tokens import (
     TEMPORARY_PASSWORD_ALPHABET,
     VERIFICATION_CODE_ALPHABET,
     VERIFICATION_CODE_LENGTH,

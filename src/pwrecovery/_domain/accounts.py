@@ -51,8 +51,10 @@ def signed_in_with_temporary(record: UserRecord) -> UserRecord:
 
 
 def temporary_usable(credential: TemporaryCredential | None, now: datetime) -> bool:
-    return credential is not None and credential.hash is not None and not is_expired(
-        credential.expires_at, now
+    return (
+        credential is not None
+        and credential.hash is not None
+        and not is_expired(credential.expires_at, now)
     )
 
 
@@ -134,9 +136,7 @@ def verification_spent(record: UserRecord, policy: Policy, now: datetime) -> Use
     pending = record.pending_verification
     if pending is None:
         return record
-    if pending.attempts >= policy.verification_code_attempts or is_expired(
-        pending.expires_at, now
-    ):
+    if pending.attempts >= policy.verification_code_attempts or is_expired(pending.expires_at, now):
         return attrs.evolve(record, pending_verification=None)
     return record
 

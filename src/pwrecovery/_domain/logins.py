@@ -28,9 +28,7 @@ def normalize_login(login: object) -> str:
     text = unicodedata.normalize("NFKC", login).strip()
     if not text:
         raise InvalidLogin(MAX_LOGIN_LENGTH, empty=True)
-    if len(text) > MAX_LOGIN_LENGTH or any(
-        unicodedata.category(ch) in _UNPRINTABLE for ch in text
-    ):
+    if len(text) > MAX_LOGIN_LENGTH or any(unicodedata.category(ch) in _UNPRINTABLE for ch in text):
         raise InvalidLogin(MAX_LOGIN_LENGTH)
     return text
 

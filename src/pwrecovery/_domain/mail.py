@@ -14,10 +14,11 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from pwrecovery import _texts
+from pwrecovery import _i18n
 from pwrecovery._domain.addresses import ascii_domain_address
 from pwrecovery._domain.headers import check_header_value
 from pwrecovery._secret import Secret
@@ -35,7 +36,7 @@ class MailContent:
     to_name: str
     login: str
     expires_at: datetime | None = None
-    locale: str = _texts.DEFAULT_LOCALE
+    locale: str = _i18n.DEFAULT_LOCALE
     new_address: str = ""  # masked; for the recovery-address-changed notice
 
 
@@ -76,8 +77,8 @@ def content_from_json(payload: bytes) -> tuple[MailContent, str]:
 class MailStyle:
     """How the host's mails read: its texts, the company's time zone and product name."""
 
-    texts: _texts.Texts = attrs.field(factory=_texts.default)
-    zone: object = None
+    texts: _i18n.Texts = attrs.field(default=_i18n.DEFAULT_TEXTS)
+    zone: ZoneInfo | None = None
     product: str = ""
 
 
@@ -103,7 +104,7 @@ def _paragraphs(content: MailContent, secret: str, now: datetime, style: MailSty
         else "",
         "when": texts.moment(locale, now, style.zone),
         "address": content.new_address,
-        "product": style.product or content.login,
+        "product": style.product or texts.text(locale, "mail.default_product"),
     }
     body = texts.text(locale, f"mail.{content.purpose.value}.body", **values)
     return [paragraph.strip() for paragraph in body.split("\n\n") if paragraph.strip()]
@@ -140,8 +141,9 @@ def compose(
         msg = f"the {content.purpose.value} mail needs a secret exactly when it carries one"
         raise ValueError(msg)
     style = style if style is not None else MailStyle()
+    product = style.product or style.texts.text(content.locale, "mail.default_product")
     subject = style.texts.text(
-        content.locale, f"mail.{content.purpose.value}.subject", product=style.product
+        content.locale, f"mail.{content.purpose.value}.subject", product=product
     ).strip()
     check_header_value(subject, "subject")
     message = EmailMessage()

@@ -424,6 +424,14 @@ class Texts:
         ``{count}`` is available to it besides ``params``."""
         return self._find(locale, msgid, count, {**params, "count": count})
 
+    def duration(self, locale: str | None, duration: timedelta) -> str:
+        """How long to wait, in ``locale`` (``format_duration``)."""
+        return format_duration(duration, locale, self)
+
+    def moment(self, locale: str | None, moment: datetime, zone: ZoneInfo | None = None) -> str:
+        """A moment in the company's zone (UTC when none), in ``locale`` (``format_moment``)."""
+        return format_moment(moment, locale, zone if zone is not None else _UTC, self)
+
     def _find(
         self, locale: str | None, msgid: str, count: int | None, params: Mapping[str, object]
     ) -> str:
@@ -439,6 +447,7 @@ class Texts:
 
 
 DEFAULT_TEXTS: Final = Texts()
+_UTC: Final = ZoneInfo("UTC")
 
 
 # -- durations and moments -----------------------------------------------------------

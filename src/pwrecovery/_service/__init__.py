@@ -18,11 +18,11 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, timedelta, tzinfo
+from datetime import timedelta
 from typing import Concatenate, Final, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pwrecovery import _texts
+from pwrecovery import _i18n
 from pwrecovery._domain.policy import Policy
 from pwrecovery._service import addresses, catalog, outbox, recovery, senders, signin
 from pwrecovery._service._context import Context
@@ -67,24 +67,25 @@ def _localized(
     return wrapper
 
 
-def _zone(timezone: object) -> tzinfo:
-    if timezone is None:
-        return UTC
-    if isinstance(timezone, tzinfo):
+def _zone(timezone: object) -> ZoneInfo:
+    """The company's zone: an IANA name or a ``ZoneInfo``; UTC when none is given."""
+    if isinstance(timezone, ZoneInfo):
         return timezone
-    if isinstance(timezone, str):
+    if isinstance(timezone, str | None):
         with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo(timezone)
+            return ZoneInfo(timezone or "UTC")
     raise InvalidConfiguration("timezone", "timezone")
 
 
-def _texts_with(translations: object) -> _texts.Texts:
+def _texts_with(translations: object) -> _i18n.Texts:
+    """The shipped catalogs, with the host's ``Translations`` (or a mapping of locale to
+    message id to text) taking precedence."""
     if translations is None:
-        return _texts.default()
-    if isinstance(translations, _texts.Texts):
-        return translations
+        return _i18n.DEFAULT_TEXTS
     if isinstance(translations, Mapping):
-        return _texts.Texts(translations)
+        translations = _i18n.Translations(translations)
+    if isinstance(translations, _i18n.Translations):
+        return _i18n.Texts(translations)
     raise InvalidConfiguration("translations", "type", kind="Translations")
 
 
@@ -102,7 +103,7 @@ class RecoveryService:
     ``PwRecoveryError`` subclasses for bad input or refused actions.
     """
 
-    def __init__(  # noqa: PLR0913 (the public contract's parameters)
+    def __init__(
         self,
         *,
         store: Store,
@@ -111,12 +112,12 @@ class RecoveryService:
         policy: Policy | None = None,
         hasher: PasswordHasher | None = None,
         clock: Clock | None = None,
-        locale: str = _texts.DEFAULT_LOCALE,
+        locale: str = _i18n.DEFAULT_LOCALE,
         token_provider: TokenProvider | None = None,
         legacy_hashers: Iterable[PasswordHasher] = (),
-        timezone: str | tzinfo | None = None,
+        timezone: str | ZoneInfo | None = None,
         branding: str = "",
-        translations: object = None,
+        translations: _i18n.Translations | Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         texts = _texts_with(translations)
         if not isinstance(locale, str) or locale not in texts.locales():
@@ -148,14 +149,14 @@ class RecoveryService:
         return self._ctx.policy
 
     @property
-    def timezone(self) -> tzinfo:
+    def timezone(self) -> ZoneInfo:
         """The company's clock, in which every time a person reads is written."""
         return self._ctx.zone
 
     # -- users catalog -----------------------------------------------------------
 
     @_localized
-    def add_user(  # noqa: PLR0913 (the public contract's parameters)
+    def add_user(
         self,
         login: str,
         password: str,
@@ -214,7 +215,7 @@ class RecoveryService:
         catalog.remove_user(self._ctx, login, origin)
 
     @_localized
-    def set_supervisor(self, login: str, supervisor: bool, *, origin: str | None = None) -> User:  # noqa: FBT001 (the contract's signature)
+    def set_supervisor(self, login: str, supervisor: bool, *, origin: str | None = None) -> User:
         return catalog.set_supervisor(self._ctx, login, supervisor, origin)
 
     @_localized
@@ -249,7 +250,7 @@ class RecoveryService:
     # -- passwords -------------------------------------------------------------------
 
     @_localized
-    def change_password(  # noqa: PLR0913 (the public contract's parameters)
+    def change_password(
         self,
         login: str,
         current_password: str,

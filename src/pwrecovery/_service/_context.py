@@ -8,10 +8,11 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
-from pwrecovery import _texts
+from pwrecovery import _i18n
 from pwrecovery._domain.logins import bounded_origin, fingerprint
 from pwrecovery._domain.mail import MailStyle
 from pwrecovery._domain.policy import Policy
@@ -29,7 +30,7 @@ MESSAGE_ID_BYTES: Final = 16
 class Context:
     """The collaborators of one ``RecoveryService``, shared by its use cases."""
 
-    def __init__(  # noqa: PLR0913 (the service's wiring, in one place)
+    def __init__(
         self,
         *,
         store: Store,
@@ -40,9 +41,9 @@ class Context:
         legacy_hashers: Sequence[PasswordHasher],
         clock: Clock,
         token_provider: TokenProvider | None,
-        texts: _texts.Texts,
+        texts: _i18n.Texts,
         locale: str,
-        zone: tzinfo,
+        zone: ZoneInfo,
         product: str,
     ) -> None:
         self.store = store

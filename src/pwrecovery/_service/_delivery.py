@@ -113,7 +113,9 @@ class Delivery:
                 return attrs.evolve(taken, version=record.version + 1)
         return None  # pragma: no cover (the loop returns or raises)
 
-    def _settle_login(self, sender_id: str, now: datetime, *, refused: bool) -> tuple[AuditEvent, ...]:
+    def _settle_login(
+        self, sender_id: str, now: datetime, *, refused: bool
+    ) -> tuple[AuditEvent, ...]:
         """Count a refusal of the sender's credentials (or clear the count): the rest."""
         policy, ctx = self._ctx.policy, self._ctx
         for attempt in ctx.uow.sender(sender_id):
@@ -324,7 +326,9 @@ class Delivery:
         service without the key queues it for the worker."""
         ctx = self._ctx
         if ctx.box is None:
-            self._enqueue_alone(self.queued(content, user_key, None, now), content.login, now, origin)
+            self._enqueue_alone(
+                self.queued(content, user_key, None, now), content.login, now, origin
+            )
             return
         try:
             outcome = self.send(content, now, origin)
@@ -354,9 +358,7 @@ class Delivery:
             with attempt as user:
                 if user is None:
                     return
-                event = ctx.event(
-                    "mail_queued", login, now, origin, purpose=message.purpose.value
-                )
+                event = ctx.event("mail_queued", login, now, origin, purpose=message.purpose.value)
                 attempt.save(user, events=(event,), enqueue=(message,))
                 return
 
@@ -392,4 +394,3 @@ def _token_parts(answer: object) -> tuple[str, datetime | None, str | None]:
         expires_at if isinstance(expires_at, datetime) else None,
         rotated if isinstance(rotated, str) and rotated else None,
     )
-

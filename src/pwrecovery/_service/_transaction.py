@@ -36,7 +36,7 @@ _BACKOFF_CAP: Final = 0.1
 Writer = Callable[[R, "R | None", Sequence[AuditEvent], Sequence[QueuedMessage]], bool]
 
 
-class LostRace(Exception):  # noqa: N818 (a signal between save() and the with block)
+class LostRace(Exception):
     """The conditional write found a newer version: decide again on a fresh read."""
 
 

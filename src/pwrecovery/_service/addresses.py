@@ -64,7 +64,7 @@ def queued_code(
     return pending, delivery.queued(content, user.key, pending.id, now)
 
 
-def mail_code(  # noqa: PLR0913
+def mail_code(
     ctx: Context,
     delivery: Delivery,
     user: UserRecord,
@@ -144,10 +144,16 @@ def confirm_recovery_email(ctx: Context, login: str, code: str, origin: object) 
             if current is None:
                 raise UnknownUser(user.login)
             still = current.pending_verification
-            if matched and pending is not None and still is not None and (
-                still.id,
-                still.code_hash,
-            ) == (pending.id, pending.code_hash):
+            if (
+                matched
+                and pending is not None
+                and still is not None
+                and (
+                    still.id,
+                    still.code_hash,
+                )
+                == (pending.id, pending.code_hash)
+            ):
                 event = ctx.event("recovery_email_confirmed", current.login, now, origin)
                 attempt.save(accounts.address_confirmed(current), events=(event,))
                 return

@@ -15,7 +15,12 @@ import attrs
 
 from pwrecovery._domain import accounts
 from pwrecovery._domain.addresses import mask_address, normalize_address
-from pwrecovery._domain.logins import login_key, normalize_display_name, normalize_login, printable_identifier
+from pwrecovery._domain.logins import (
+    login_key,
+    normalize_display_name,
+    normalize_login,
+    printable_identifier,
+)
 from pwrecovery._domain.passwords import password_problems, typed_password
 from pwrecovery._resources import common_passwords
 from pwrecovery._secret import Secret
@@ -46,7 +51,7 @@ def check_locale(ctx: Context, locale: object) -> str | None:
     return locale
 
 
-def add_user(  # noqa: PLR0913 (the public contract's parameters)
+def add_user(
     ctx: Context,
     login: str,
     password: str,
@@ -65,11 +70,11 @@ def add_user(  # noqa: PLR0913 (the public contract's parameters)
         raise UserExists(shown)
     normalized = typed_password(password, ctx.policy)
     reasons = (
-        password_problems(
-            normalized, login=shown, policy=ctx.policy, common=common_passwords()
-        )
+        password_problems(normalized, login=shown, policy=ctx.policy, common=common_passwords())
         if normalized is not None
-        else ("too_long",) if isinstance(password, str) else ("invalid_characters",)
+        else ("too_long",)
+        if isinstance(password, str)
+        else ("invalid_characters",)
     )
     if reasons or normalized is None:
         raise PasswordPolicyViolation(
@@ -178,7 +183,11 @@ def import_users(
         if address is not None and record.recovery_email_verified:
             events.append(
                 ctx.event(
-                    "recovery_email_vouched", record.login, now, origin, address=mask_address(address)
+                    "recovery_email_vouched",
+                    record.login,
+                    now,
+                    origin,
+                    address=mask_address(address),
                 )
             )
         elif address is not None and queue:
@@ -218,9 +227,7 @@ def _change(
             events = [ctx.event(kind, current.login, now, origin, **detail)]
             if current.temporary is not None and changed.temporary is None:
                 events.append(
-                    ctx.event(
-                        "temporary_password_revoked", current.login, now, origin, reason=kind
-                    )
+                    ctx.event("temporary_password_revoked", current.login, now, origin, reason=kind)
                 )
             attempt.save(changed, events=tuple(events))
             return changed.to_user()
@@ -275,7 +282,9 @@ def remove_user(ctx: Context, login: str, origin: object) -> None:
     """Remove a user; refused while the user owns sender accounts (``SenderInUse``)."""
     now = ctx.now()
     user = addresses.require_user(ctx, login)
-    owned = [s.account.id for s in ctx.store.list_senders() if login_key(s.account.owner) == user.key]
+    owned = [
+        s.account.id for s in ctx.store.list_senders() if login_key(s.account.owner) == user.key
+    ]
     if owned:
         raise SenderInUse(user.login, owned)
     for _ in range(24):
@@ -299,4 +308,3 @@ def audit_trail(ctx: Context, login: str | None) -> list[AuditEvent]:
         return ctx.store.audit_trail(ctx.fingerprint(login))
     events = ctx.store.audit_trail(key)
     return events or ctx.store.audit_trail(ctx.fingerprint(login))
-

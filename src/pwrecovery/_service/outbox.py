@@ -92,11 +92,15 @@ def _send_one(ctx: Context, delivery: Delivery, message: QueuedMessage, now: dat
         reason=reason,
         next_attempt_at=retry.next_attempt_at.isoformat(),
     )
-    ctx.store.update_message(retry, expected_version=message.version, events=(*outcome.events, event))
+    ctx.store.update_message(
+        retry, expected_version=message.version, events=(*outcome.events, event)
+    )
     return "retried"
 
 
-def _still_wanted(user: UserRecord, message: QueuedMessage, content: MailContent, now: datetime) -> bool:
+def _still_wanted(
+    user: UserRecord, message: QueuedMessage, content: MailContent, now: datetime
+) -> bool:
     """A mail whose temporary password or code was replaced, used or expired, or for a
     disabled user, is dropped unsent."""
     if message.purpose is Purpose.TEMPORARY_PASSWORD:
@@ -119,9 +123,7 @@ def _still_wanted(user: UserRecord, message: QueuedMessage, content: MailContent
     return True
 
 
-def _make_secret(
-    ctx: Context, message: QueuedMessage, now: datetime
-) -> tuple[bool, Secret | None]:
+def _make_secret(ctx: Context, message: QueuedMessage, now: datetime) -> tuple[bool, Secret | None]:
     """The secret the mail carries (None for a notice), made now and its hash stored on
     the user; first, whether the request it belongs to still stands."""
     if message.purpose is Purpose.TEMPORARY_PASSWORD:

@@ -70,9 +70,7 @@ def request_recovery(
     try:
         return _request(ctx, delivery, login, origin, queued=queued)
     finally:
-        remaining = ctx.policy.uniform_response_time.total_seconds() - (
-            ctx.monotonic() - started
-        )
+        remaining = ctx.policy.uniform_response_time.total_seconds() - (ctx.monotonic() - started)
         if remaining > 0:
             ctx.sleep(remaining)
 
@@ -81,7 +79,7 @@ def _answer(ctx: Context, masked: str, expires_at: datetime) -> RecoverySent:
     return RecoverySent(masked, expires_at, texts=ctx.texts, zone=ctx.zone, locale=ctx.locale)
 
 
-def _request(  # noqa: C901 (the vendor's checks, in order)
+def _request(
     ctx: Context, delivery: Delivery, login: str, origin: object, *, queued: bool
 ) -> RecoverySent:
     now = ctx.now()
@@ -114,8 +112,12 @@ def _request(  # noqa: C901 (the vendor's checks, in order)
     generic = _answer(ctx, GENERIC_MASK, expires_at)
     # The temporary password is made (and hashed) before anything is written, for every
     # login alike; a service without the key leaves that to the worker.
-    password = None if queued or keyless else Secret(
-        generate_temporary_password(ctx.randbelow, ctx.policy.temporary_password_length)
+    password = (
+        None
+        if queued or keyless
+        else Secret(
+            generate_temporary_password(ctx.randbelow, ctx.policy.temporary_password_length)
+        )
     )
     credential = TemporaryCredential(
         id=ctx.new_id(),
@@ -158,7 +160,7 @@ def _content(ctx: Context, user: UserRecord, address: str, expires_at: datetime)
     )
 
 
-def _take_request(  # noqa: PLR0913
+def _take_request(
     ctx: Context,
     delivery: Delivery,
     key: str,
@@ -239,4 +241,3 @@ def _settle(
                 changed = accounts.temporary_issued(user, credential)
             attempt.save(changed, events=(*delivered, event))
             return
-

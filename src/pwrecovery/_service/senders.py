@@ -159,4 +159,3 @@ def readiness(
         locale=ctx.locale,
         zone=ctx.zone,
     )
-

@@ -18,12 +18,10 @@ ordinary one. Every check of a typed password goes the same way:
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Final, Literal
 
 import attrs
-
-from datetime import datetime, timedelta
-from typing import Final
 
 from pwrecovery._domain import accounts, throttle
 from pwrecovery._domain.accounts import Counted, Route
@@ -164,8 +162,10 @@ def check_credentials(
     if user.disabled:
         _clear(ctx, user, typed.route, now, origin, f"{action}_refused", reason="account_disabled")
         raise AccountDisabled
-    if via == "temporary" and user.temporary is not None and accounts.temporary_expired(
-        user.temporary, now
+    if (
+        via == "temporary"
+        and user.temporary is not None
+        and accounts.temporary_expired(user.temporary, now)
     ):
         _clear(
             ctx,
@@ -194,7 +194,7 @@ def _refusal(
     return TooManyAttempts(wait) if wait is not None else InvalidCredentials()
 
 
-def _clear(  # noqa: PLR0913
+def _clear(
     ctx: Context,
     user: UserRecord,
     route: Route,
@@ -219,9 +219,14 @@ def _unchanged(current: UserRecord, checked: Checked) -> bool:
     if checked.via == "password":
         return current.password_hash == checked.user.password_hash
     before, now_stored = checked.user.temporary, current.temporary
-    return before is not None and now_stored is not None and (before.id, before.hash) == (
-        now_stored.id,
-        now_stored.hash,
+    return (
+        before is not None
+        and now_stored is not None
+        and (before.id, before.hash)
+        == (
+            now_stored.id,
+            now_stored.hash,
+        )
     )
 
 
@@ -240,8 +245,10 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
     checked = check_credentials(ctx, login, typed, now, origin, "sign_in")
     user = checked.user
     new_hash = None
-    if checked.via == "password" and typed.text is not None and ctx.needs_new_hash(
-        user.password_hash
+    if (
+        checked.via == "password"
+        and typed.text is not None
+        and ctx.needs_new_hash(user.password_hash)
     ):
         new_hash = ctx.hash(typed.text)  # the rehash or upgrade: computed once, before the write
     for attempt in ctx.uow.user(user.key):
@@ -283,7 +290,7 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
     raise AssertionError  # pragma: no cover
 
 
-def change_password(  # noqa: PLR0913 (the public contract's parameters)
+def change_password(
     ctx: Context,
     delivery: Delivery,
     login: str,
@@ -370,7 +377,9 @@ def _problems(
         return ("too_long",) if isinstance(new.reveal(), str) else ("invalid_characters",)
     current = typed.text.reveal() if typed.text is not None else ""
     same_as_current = (
-        text == current if checked.via == "password" else ctx.check(user.password_hash, Secret(text))
+        text == current
+        if checked.via == "password"
+        else ctx.check(user.password_hash, Secret(text))
     )
     return password_problems(
         text,

@@ -180,7 +180,7 @@ TABLES: Final = (SCHEMA_TABLE, META, USERS, THROTTLES, SENDERS, OUTBOX, AUDIT)
 # -- each dialect's words for the kinds ------------------------------------------
 
 
-def _type(dialect: str, column: Column) -> str:  # noqa: C901, PLR0911 (one table of types)
+def _type(dialect: str, column: Column) -> str:  # noqa: PLR0911 (one table of types)
     kind = column.kind
     if dialect == "sqlite":
         return {

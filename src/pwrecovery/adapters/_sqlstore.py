@@ -51,7 +51,7 @@ class Session(Protocol):
         ...
 
 
-class LostRace(Exception):  # noqa: N818 (a signal inside the store, never raised out of it)
+class LostRace(Exception):
     """A write lost to another transaction (a deadlock, a duplicate key): the
     conditional write answers False, as if the version had changed."""
 

@@ -16,16 +16,16 @@ from email.message import EmailMessage
 
 import attrs
 
-from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery._domain.logins import audit_key, login_key
-from pwrecovery.models import AuditEvent, SenderSettings
-from pwrecovery.records import QueuedMessage, SenderRecord, Throttle, UserRecord
+from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery.exceptions import (
     DeliveryFailed,
     SenderAuthenticationFailed,
     SenderUnreachable,
     UserExists,
 )
+from pwrecovery.models import AuditEvent, SenderSettings
+from pwrecovery.records import QueuedMessage, SenderRecord, Throttle, UserRecord
 
 
 class InMemoryStore:
@@ -126,9 +126,7 @@ class InMemoryStore:
             found = current.version if current is not None else 0
             if found != expected_version:
                 return False
-            self._throttles[record.fingerprint] = attrs.evolve(
-                record, version=expected_version + 1
-            )
+            self._throttles[record.fingerprint] = attrs.evolve(record, version=expected_version + 1)
             self._audit.extend(events)
             return True
 

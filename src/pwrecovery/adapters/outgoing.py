@@ -13,8 +13,8 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 from pwrecovery._domain.headers import check_header_value
-from pwrecovery.models import Security, SenderSettings
 from pwrecovery.exceptions import DeliveryFailed, InvalidHeaderValue, SenderUnreachable
+from pwrecovery.models import Security, SenderSettings
 
 _RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
 

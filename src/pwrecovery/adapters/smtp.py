@@ -29,9 +29,8 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Final, TypeVar
 
-from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery._domain.addresses import ascii_domain_address
-from pwrecovery.models import Authentication, Security, SenderSettings
+from pwrecovery.adapters.outgoing import check_credentials, recipients_of
 from pwrecovery.exceptions import (
     DeliveryFailed,
     InvalidConfiguration,
@@ -39,6 +38,7 @@ from pwrecovery.exceptions import (
     SenderAuthenticationFailed,
     SenderUnreachable,
 )
+from pwrecovery.models import Authentication, Security, SenderSettings
 
 T = TypeVar("T")
 

@@ -218,7 +218,9 @@ class SqliteStore(SqlStore):
             if found:
                 for statement in _FROM_RELEASE_1:
                     session.execute(statement, {"now": now} if ":now" in statement else None)
-            session.execute("INSERT INTO pwrecovery_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION})
+            session.execute(
+                "INSERT INTO pwrecovery_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION}
+            )
             self._create_meta(session)
             session.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from pwrecovery import errors, messages
+from pwrecovery._service import RecoveryService
+from pwrecovery.adapters.secretbox import generate_key
 from pwrecovery.adapters.smtp import SmtpMailer
 from pwrecovery.adapters.sqlite import SqliteStore
+from pwrecovery.exceptions import PwRecoveryError
 from pwrecovery.models import (
     AuditEvent,
     LoginStatus,
@@ -31,9 +34,6 @@ from pwrecovery.models import (
     SenderSettings,
     User,
 )
-from pwrecovery.exceptions import PwRecoveryError
-from pwrecovery.adapters.secretbox import generate_key
-from pwrecovery._service import RecoveryService
 
 KEY_VARIABLE: Final = "PWRECOVERY_KEY"
 DEFAULT_DB: Final = "pwrecovery.db"

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from pwrecovery import messages
+from pwrecovery._service import RecoveryService
+from pwrecovery.adapters.secretbox import generate_key
 from pwrecovery.adapters.smtp import SmtpMailer
 from pwrecovery.adapters.sqlite import SqliteStore
-from pwrecovery.models import LoginStatus
 from pwrecovery.exceptions import InvalidCredentials, PwRecoveryError, SenderAuthenticationFailed
-from pwrecovery.adapters.secretbox import generate_key
-from pwrecovery._service import RecoveryService
+from pwrecovery.models import LoginStatus
 from pwrecovery.testing import temporary_password_in, verification_code_in
 
 if TYPE_CHECKING:

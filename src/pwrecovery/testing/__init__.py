@@ -26,10 +26,14 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Final
 
+from pwrecovery._domain.tokens import (
+    TEMPORARY_GROUP,
+    TEMPORARY_PASSWORD_ALPHABET,
+    VERIFICATION_CODE_LENGTH,
+)
 from pwrecovery.adapters.argon2 import Argon2idHasher
 from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
 from pwrecovery.models import SenderAccount
-from pwrecovery._domain.tokens import TEMPORARY_PASSWORD_ALPHABET, VERIFICATION_CODE_LENGTH
 
 __all__ = [
     "InMemoryStore",
@@ -42,7 +46,10 @@ __all__ = [
     "verification_code_in",
 ]
 
-_TEMPORARY: Final = re.compile(rf"^[{TEMPORARY_PASSWORD_ALPHABET}]{{11,64}}$", re.MULTILINE)
+_SYMBOL: Final = f"[{TEMPORARY_PASSWORD_ALPHABET}]"
+_TEMPORARY: Final = re.compile(
+    rf"^{_SYMBOL}{{{TEMPORARY_GROUP}}}(?:-{_SYMBOL}{{1,{TEMPORARY_GROUP}}})+$", re.MULTILINE
+)
 _CODE: Final = re.compile(rf"^\d{{{VERIFICATION_CODE_LENGTH}}}$", re.MULTILINE)
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 import attrs
 
 import pwrecovery as pr
+from pwrecovery import records
 from pwrecovery.adapters import records
 from pwrecovery.adapters import sqlite as sqlite_adapter
 from pwrecovery._domain.logins import login_key
@@ -132,7 +133,7 @@ def bulk_users(path: Path, count: int) -> None:
     users, events = [], []
     for number in range(count):
         login = f"usuario{number:06d}"
-        record = pr.UserRecord(login=login, key=login_key(login), password_hash=hashed)
+        record = records.UserRecord(login=login, key=login_key(login), password_hash=hashed)
         users.append(sqlite_adapter._to_sql(records.user_row(record, 1)))
         events.append(
             sqlite_adapter._to_sql(records.event_row(pr.AuditEvent("user_added", login, now)))

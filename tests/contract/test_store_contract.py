@@ -13,6 +13,7 @@ import attrs
 import pytest
 
 import pwrecovery as pr
+from pwrecovery import records
 from pwrecovery._domain.logins import login_key
 from tests.helpers import sender_settings
 
@@ -20,10 +21,10 @@ AT = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
 
-def _user(login: str = "Juan", **changes: object) -> pr.UserRecord:
+def _user(login: str = "Juan", **changes: object) -> records.UserRecord:
     values: dict[str, object] = {"login": login, "key": login_key(login), "password_hash": HASH}
     values.update(changes)
-    return pr.UserRecord(**values)  # type: ignore[arg-type]
+    return records.UserRecord(**values)  # type: ignore[arg-type]
 
 
 def _event(kind: str, login: str | None = "Juan", minutes: int = 0, **detail: str) -> pr.AuditEvent:
@@ -32,16 +33,16 @@ def _event(kind: str, login: str | None = "Juan", minutes: int = 0, **detail: st
     )
 
 
-def _sender(sender_id: str = "s-1", owner: str = "Ana", **changes: object) -> pr.SenderRecord:
+def _sender(sender_id: str = "s-1", owner: str = "Ana", **changes: object) -> records.SenderRecord:
     account = pr.SenderAccount(
         id=sender_id, owner=owner, settings=sender_settings(), verified_at=AT
     )
     values: dict[str, object] = {"account": account, "secret": b"\x01sealed-blob"}
     values.update(changes)
-    return pr.SenderRecord(**values)  # type: ignore[arg-type]
+    return records.SenderRecord(**values)  # type: ignore[arg-type]
 
 
-def _by_id(senders: list[pr.SenderRecord]) -> dict[str, pr.SenderRecord]:
+def _by_id(senders: list[records.SenderRecord]) -> dict[str, records.SenderRecord]:
     return {s.account.id: s for s in senders}
 
 
@@ -239,7 +240,7 @@ def test_sender_fields_round_trip(store: pr.Store) -> None:
         from_address="envíos@empresa.mx",
         display_name="Contabilidad «Pérez»",
     )
-    record = pr.SenderRecord(
+    record = records.SenderRecord(
         account=pr.SenderAccount(id="s-9", owner="Ana", settings=settings, verified_at=AT),
         secret=bytes(range(256)),
     )
@@ -286,10 +287,10 @@ def test_datetimes_round_trip_as_aware_utc(store: pr.Store) -> None:
         _user(
             locked_until=AT,
             recovery_requests=(AT, AT + timedelta(microseconds=1)),
-            temporary=pr.TemporaryCredential(
+            temporary=records.TemporaryCredential(
                 id="t-1", hash=HASH, issued_at=AT, expires_at=AT + timedelta(days=7)
             ),
-            pending_verification=pr.PendingVerification(
+            pending_verification=records.PendingVerification(
                 code_hash=HASH, expires_at=AT + timedelta(hours=24)
             ),
         )
@@ -324,10 +325,10 @@ def test_every_user_field_round_trips(store: pr.Store) -> None:
         supervisor=True,
         recovery_email="juan@empresa.mx",
         recovery_email_verified=True,
-        pending_verification=pr.PendingVerification(
+        pending_verification=records.PendingVerification(
             code_hash=HASH, expires_at=AT + timedelta(hours=24), attempts=2
         ),
-        temporary=pr.TemporaryCredential(
+        temporary=records.TemporaryCredential(
             id="t-1", hash=HASH, issued_at=AT, expires_at=AT + timedelta(days=7)
         ),
         failed_sign_ins=4,
@@ -385,7 +386,7 @@ def test_concurrent_read_modify_write_loses_no_update(store: pr.Store) -> None:
 # -- the outbox (queued delivery) --------------------------------------------------------
 
 
-def _message(message_id: str = "m-1", minutes: int = 0, **changes: object) -> pr.QueuedMessage:
+def _message(message_id: str = "m-1", minutes: int = 0, **changes: object) -> records.QueuedMessage:
     values: dict[str, object] = {
         "id": message_id,
         "user_key": "juan",
@@ -396,7 +397,7 @@ def _message(message_id: str = "m-1", minutes: int = 0, **changes: object) -> pr
         "next_attempt_at": AT + timedelta(minutes=minutes),
     }
     values.update(changes)
-    return pr.QueuedMessage(**values)  # type: ignore[arg-type]
+    return records.QueuedMessage(**values)  # type: ignore[arg-type]
 
 
 def test_enqueue_rides_on_the_user_update(store: pr.Store) -> None:

@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 import pwrecovery as pr
+from pwrecovery import records
 from pwrecovery._domain import accounts
 
 POLICY = pr.Policy()
@@ -16,14 +17,14 @@ OLD_HASH = "$argon2id$v=19$m=8,t=1,p=1$b2xk$b2xkaGFzaA"
 NEW_HASH = "$argon2id$v=19$m=8,t=1,p=1$bmV3$bmV3aGFzaA"
 
 
-def record(**changes: object) -> pr.UserRecord:
+def record(**changes: object) -> records.UserRecord:
     values: dict[str, object] = {"login": "juan", "key": "juan", "password_hash": OLD_HASH}
     values.update(changes)
-    return pr.UserRecord(**values)  # type: ignore[arg-type]
+    return records.UserRecord(**values)  # type: ignore[arg-type]
 
 
-def credential(name: str = "t1", issued_at: datetime = NOW) -> pr.TemporaryCredential:
-    return pr.TemporaryCredential(
+def credential(name: str = "t1", issued_at: datetime = NOW) -> records.TemporaryCredential:
+    return records.TemporaryCredential(
         id=name,
         hash=f"hash-of-{name}",
         issued_at=issued_at,
@@ -33,8 +34,8 @@ def credential(name: str = "t1", issued_at: datetime = NOW) -> pr.TemporaryCrede
 
 def pending(
     attempts: int = 0, expires_at: datetime = NOW + timedelta(hours=24)
-) -> pr.PendingVerification:
-    return pr.PendingVerification(code_hash="code-hash", expires_at=expires_at, attempts=attempts)
+) -> records.PendingVerification:
+    return records.PendingVerification(code_hash="code-hash", expires_at=expires_at, attempts=attempts)
 
 
 def test_temporary_issued_sets_the_credential_and_keeps_the_password() -> None:
@@ -204,7 +205,7 @@ def test_verification_usable_until_just_before_expiry() -> None:
     ids=["absent", "expired-now", "expired-before", "exhausted"],
 )
 def test_verification_not_usable_when_absent_expired_or_exhausted(
-    code: pr.PendingVerification | None,
+    code: records.PendingVerification | None,
 ) -> None:
     """No code, an expired code or one with no attempts left is not usable."""
     assert accounts.verification_usable(code, NOW, POLICY) is False

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import pwrecovery as pr
+from pwrecovery import records
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PASSWORD_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$cGFzc3dvcmRoYXNo"
@@ -222,7 +223,7 @@ def test_sender_settings_refuse_unknown_security() -> None:
 
 def test_temporary_credential_repr_hides_the_hash() -> None:
     """The hash of a temporary password does not appear in its repr."""
-    credential = pr.TemporaryCredential(
+    credential = records.TemporaryCredential(
         id="t1", hash=TEMPORARY_HASH, issued_at=NOW, expires_at=NOW + timedelta(days=7)
     )
     assert TEMPORARY_HASH not in repr(credential)
@@ -231,18 +232,18 @@ def test_temporary_credential_repr_hides_the_hash() -> None:
 
 def test_pending_verification_repr_hides_the_code_hash() -> None:
     """The hash of a verification code does not appear in its repr."""
-    pending = pr.PendingVerification(code_hash=CODE_HASH, expires_at=NOW)
+    pending = records.PendingVerification(code_hash=CODE_HASH, expires_at=NOW)
     assert CODE_HASH not in repr(pending)
 
 
 def test_user_record_repr_hides_every_hash() -> None:
     """A user record shows neither its password hash nor nested secret hashes."""
-    record = pr.UserRecord(
+    record = records.UserRecord(
         login="juan",
         key="juan",
         password_hash=PASSWORD_HASH,
-        pending_verification=pr.PendingVerification(code_hash=CODE_HASH, expires_at=NOW),
-        temporary=pr.TemporaryCredential(
+        pending_verification=records.PendingVerification(code_hash=CODE_HASH, expires_at=NOW),
+        temporary=records.TemporaryCredential(
             id="t1", hash=TEMPORARY_HASH, issued_at=NOW, expires_at=NOW + timedelta(days=7)
         ),
     )
@@ -254,7 +255,7 @@ def test_user_record_repr_hides_every_hash() -> None:
 def test_sender_record_repr_hides_the_encrypted_password() -> None:
     """A sender record does not show the encrypted SMTP password."""
     account = pr.SenderAccount(id="s1", owner="juan", settings=settings(), verified_at=NOW)
-    record = pr.SenderRecord(account=account, secret=SMTP_BLOB, owner_supervisor=True)
+    record = records.SenderRecord(account=account, secret=SMTP_BLOB, owner_supervisor=True)
     text = repr(record)
     assert repr(SMTP_BLOB) not in text
     assert "nonce-and-ciphertext" not in text
@@ -263,7 +264,7 @@ def test_sender_record_repr_hides_the_encrypted_password() -> None:
 
 def test_user_as_the_host_sees_it_has_no_secret_fields() -> None:
     """to_user() carries the public fields only."""
-    record = pr.UserRecord(
+    record = records.UserRecord(
         login="juan",
         key="juan",
         display_name="Juan Pérez",
@@ -295,7 +296,7 @@ def test_has_verified_address_needs_both(
     address: str | None, verified: bool, expected: bool
 ) -> None:
     """Only a set and confirmed address counts (an unconfirmed one counts as missing)."""
-    record = pr.UserRecord(
+    record = records.UserRecord(
         login="juan",
         key="juan",
         password_hash=PASSWORD_HASH,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import pwrecovery as pr
+from pwrecovery import records
 from tests.conftest import ServiceFactory
 from tests.helpers import USER_PASSWORD, temporary_password_in
 
@@ -42,7 +43,7 @@ def queued(ready: pr.RecoveryService) -> pr.RecoveryService:
     return ready
 
 
-def pending(store: pr.Store, clock: pr.ManualClock) -> list[pr.QueuedMessage]:
+def pending(store: pr.Store, clock: pr.ManualClock) -> list[records.QueuedMessage]:
     return store.due_messages(clock.now() + timedelta(days=30), 100)
 
 

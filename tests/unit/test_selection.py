@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
+from pwrecovery import records
 from pwrecovery._domain.selection import order_senders
 
 SETTINGS = pr.SenderSettings(
@@ -24,14 +25,14 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def sender(
     sender_id: str, owner: str, minutes: int = 0, *, supervisor: bool = False
-) -> pr.SenderRecord:
+) -> records.SenderRecord:
     account = pr.SenderAccount(
         id=sender_id, owner=owner, settings=SETTINGS, verified_at=T0 + timedelta(minutes=minutes)
     )
-    return pr.SenderRecord(account=account, secret=b"blob", owner_supervisor=supervisor)
+    return records.SenderRecord(account=account, secret=b"blob", owner_supervisor=supervisor)
 
 
-def ids(records: list[pr.SenderRecord]) -> list[str]:
+def ids(records: list[records.SenderRecord]) -> list[str]:
     return [r.account.id for r in records]
 
 
@@ -106,7 +107,7 @@ REQUESTERS = st.one_of(st.none(), st.sampled_from(["juan", "Juan", "maria", "nad
 
 
 @st.composite
-def sender_lists(draw: st.DrawFn) -> list[pr.SenderRecord]:
+def sender_lists(draw: st.DrawFn) -> list[records.SenderRecord]:
     count = draw(st.integers(min_value=0, max_value=12))
     sender_ids = draw(
         st.lists(
@@ -127,7 +128,7 @@ def sender_lists(draw: st.DrawFn) -> list[pr.SenderRecord]:
     ]
 
 
-def rank(record: pr.SenderRecord, requester: str | None) -> int:
+def rank(record: records.SenderRecord, requester: str | None) -> int:
     if record.owner_supervisor:
         return 0
     if requester is not None and record.account.owner.casefold() == requester.casefold():
@@ -136,7 +137,7 @@ def rank(record: pr.SenderRecord, requester: str | None) -> int:
 
 
 @given(records=sender_lists(), requester=REQUESTERS)
-def test_order_is_a_permutation(records: list[pr.SenderRecord], requester: str | None) -> None:
+def test_order_is_a_permutation(records: list[records.SenderRecord], requester: str | None) -> None:
     """Every sender appears exactly once in the result."""
     result = order_senders(records, requester)
     assert Counter(ids(records)) == Counter(ids(result))
@@ -144,7 +145,7 @@ def test_order_is_a_permutation(records: list[pr.SenderRecord], requester: str |
 
 @given(records=sender_lists(), requester=REQUESTERS)
 def test_group_ranks_are_non_decreasing(
-    records: list[pr.SenderRecord], requester: str | None
+    records: list[records.SenderRecord], requester: str | None
 ) -> None:
     """Supervisor-owned, then requester's own, then others: ranks never go back."""
     ranks = [rank(r, requester) for r in order_senders(records, requester)]
@@ -153,7 +154,7 @@ def test_group_ranks_are_non_decreasing(
 
 @given(records=sender_lists(), requester=REQUESTERS)
 def test_recency_then_id_within_a_group(
-    records: list[pr.SenderRecord], requester: str | None
+    records: list[records.SenderRecord], requester: str | None
 ) -> None:
     """Within a group verified_at never increases; equal instants go by ascending id."""
     result = order_senders(records, requester)
@@ -167,7 +168,7 @@ def test_recency_then_id_within_a_group(
 
 @given(records=sender_lists(), requester=REQUESTERS)
 def test_a_supervisor_owned_sender_comes_first_when_any_exists(
-    records: list[pr.SenderRecord], requester: str | None
+    records: list[records.SenderRecord], requester: str | None
 ) -> None:
     """If any sender is supervisor-owned, the first one tried is supervisor-owned."""
     result = order_senders(records, requester)

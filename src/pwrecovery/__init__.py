@@ -166,7 +166,6 @@ __all__ = [
     "User",
     "UserExists",
     "VerificationFailed",
-    "__version__",
     "generate_key",
 ]
 

@@ -140,6 +140,8 @@ class RecoveryService:
             product=branding.strip(),
         )
         self._delivery = Delivery(self._ctx)
+        # Made now, not at the first unknown login: that first one must cost no more.
+        _ = self._ctx.dummy_hash
 
     def __repr__(self) -> str:
         return f"RecoveryService(store={self._ctx.store!r}, locale={self.locale!r})"

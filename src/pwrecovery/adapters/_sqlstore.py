@@ -12,7 +12,6 @@ messages in the same transaction.
 from __future__ import annotations
 
 import abc
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Protocol, TypeVar
@@ -201,13 +200,6 @@ class SqlStore(abc.ABC):
             {"name": FINGERPRINT_KEY},
         )
         return bytes(rows[0]["value"])
-
-    @staticmethod
-    def _create_meta(session: Session) -> None:
-        """Made with the schema, under its lock: every workstation reads the same key."""
-        session.execute(
-            _schema.insert(META), {"name": FINGERPRINT_KEY, "value": secrets.token_bytes(32)}
-        )
 
     def get_throttle(self, fingerprint: str) -> Throttle | None:
         rows = self._read(

@@ -398,3 +398,19 @@ def test_each_imported_user_keeps_its_fields(importer: pr.RecoveryService) -> No
     assert pr.User("José", "José Núñez", True, "jose@empresa.mx", True, locale="en") == (
         importer.get_user("josé")
     )
+
+
+def test_a_row_that_is_not_an_imported_user_is_a_configuration_error(
+    importer: pr.RecoveryService,
+) -> None:
+    """A row that is not an ``ImportedUser`` is the host's programming error: refused
+    before anything is checked or stored, naming the row's index, in a sentence of the
+    catalog (never a bare message id)."""
+    rows = [pr.ImportedUser(login="ana", password_hash=django_pbkdf2(OLD_PASSWORD)), "bea"]
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        importer.import_users(rows)  # type: ignore[list-item]
+    assert ("rows[1]", "type") == (caught.value.setting, caught.value.rule)
+    assert "The value of “rows[1]” is not valid: it must be a pwrecovery.ImportedUser." == (
+        caught.value.message("en")
+    )
+    assert ["juan", "SUPERVISOR"] == logins(importer)

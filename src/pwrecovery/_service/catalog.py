@@ -99,10 +99,8 @@ def add_user(
 # -- bringing an existing application's users --------------------------------------
 
 
-def _row_problem(ctx: Context, row: object) -> tuple[str, UserRecord | None]:
+def _row_problem(ctx: Context, row: ImportedUser) -> tuple[str, UserRecord | None]:
     """One row checked: a reason code and no record, or "" and its record."""
-    if not isinstance(row, ImportedUser):
-        return "invalid_row", None
     try:
         login = normalize_login(row.login)
     except InvalidLogin:
@@ -137,6 +135,17 @@ def _row_problem(ctx: Context, row: object) -> tuple[str, UserRecord | None]:
     return "", record
 
 
+def _imported_users(rows: Iterable[object]) -> list[ImportedUser]:
+    """The rows, each an ``ImportedUser``: anything else is the host's code at fault, not
+    its data, and is refused before anything is checked (``InvalidConfiguration``)."""
+    given: list[ImportedUser] = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, ImportedUser):
+            raise InvalidConfiguration(f"rows[{index}]", "type", kind="pwrecovery.ImportedUser")
+        given.append(row)
+    return given
+
+
 def import_users(
     ctx: Context,
     delivery: Delivery,
@@ -153,13 +162,13 @@ def import_users(
     ``mail="queued"`` or when this service has no key.
     """
     now = ctx.now()
-    given = list(rows)
+    given = _imported_users(rows)
     taken = {user.key for user in ctx.store.list_users()}
     bad: list[tuple[int, str, str]] = []
     records: list[UserRecord] = []
     seen: set[str] = set()
     for number, row in enumerate(given, 1):
-        shown = printable_identifier(getattr(row, "login", ""))
+        shown = printable_identifier(row.login)
         reason, record = _row_problem(ctx, row)
         if record is not None and record.key in seen:
             reason = "duplicate_in_batch"

@@ -414,3 +414,28 @@ def test_a_row_that_is_not_an_imported_user_is_a_configuration_error(
         caught.value.message("en")
     )
     assert ["juan", "SUPERVISOR"] == logins(importer)
+
+
+@pytest.mark.parametrize("field", ["supervisor", "recovery_email_verified"])
+@pytest.mark.parametrize("value", ["no", "false", "0", 1, None])
+def test_flags_that_are_not_booleans_are_refused(
+    importer: pr.RecoveryService, mailer: pr.RecordingMailer, field: str, value: object
+) -> None:
+    """SUPERVISOR and "address vouched for" must be True or False: a text such as "no"
+    from a CSV is the host's parsing at fault and must not make a SUPERVISOR or vouch
+    for an address. Nothing is imported."""
+    row = pr.ImportedUser(
+        login="ana",
+        password_hash=django_pbkdf2(OLD_PASSWORD),
+        recovery_email="ana@empresa.mx",
+        **{field: value},  # type: ignore[arg-type]
+    )
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        importer.import_users([row])
+    assert (f"rows[0].{field}", "type", {"kind": "bool"}) == (
+        caught.value.setting,
+        caught.value.rule,
+        caught.value.rule_params,
+    )
+    assert ["juan", "SUPERVISOR"] == logins(importer)
+    assert [] == mailer.outbox

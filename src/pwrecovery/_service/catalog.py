@@ -126,22 +126,27 @@ def _row_problem(ctx: Context, row: ImportedUser) -> tuple[str, UserRecord | Non
         login=login,
         key=login_key(login),
         display_name=name,
-        supervisor=bool(row.supervisor),
+        supervisor=row.supervisor,
         password_hash=row.password_hash,
         recovery_email=address,
-        recovery_email_verified=bool(row.recovery_email_verified) and address is not None,
+        recovery_email_verified=row.recovery_email_verified and address is not None,
         locale=locale,
     )
     return "", record
 
 
 def _imported_users(rows: Iterable[object]) -> list[ImportedUser]:
-    """The rows, each an ``ImportedUser``: anything else is the host's code at fault, not
-    its data, and is refused before anything is checked (``InvalidConfiguration``)."""
+    """The rows, each an ``ImportedUser`` whose flags are booleans: anything else is the
+    host's code at fault, not its data, and is refused before anything is checked
+    (``InvalidConfiguration``)."""
     given: list[ImportedUser] = []
     for index, row in enumerate(rows):
         if not isinstance(row, ImportedUser):
             raise InvalidConfiguration(f"rows[{index}]", "type", kind="pwrecovery.ImportedUser")
+        # A flag is True or False: "no" read from a CSV must not vouch or promote.
+        for flag in ("supervisor", "recovery_email_verified"):
+            if not isinstance(getattr(row, flag), bool):
+                raise InvalidConfiguration(f"rows[{index}].{flag}", "type", kind="bool")
         given.append(row)
     return given
 

@@ -439,3 +439,24 @@ def test_flags_that_are_not_booleans_are_refused(
     )
     assert ["juan", "SUPERVISOR"] == logins(importer)
     assert [] == mailer.outbox
+
+
+def test_a_duplicate_of_a_bad_row_is_listed_too(importer: pr.RecoveryService) -> None:
+    """Every bad row is listed at once: a row repeating the login of an earlier row that
+    is itself bad (here for its address) is a duplicate as well, so that fixing the first
+    does not reveal the second only on the next try."""
+    hashed = django_pbkdf2(OLD_PASSWORD)
+    rows = [
+        pr.ImportedUser(login="ana", password_hash=hashed, recovery_email="ana@"),
+        pr.ImportedUser(login="ANA", password_hash=hashed, recovery_email="ana@empresa.mx"),
+        pr.ImportedUser(login="bea", password_hash="md5:nada"),
+        pr.ImportedUser(login="Ｂｅａ", password_hash=hashed),
+    ]
+    with pytest.raises(pr.ImportRejected) as caught:
+        importer.import_users(rows)
+    assert (
+        (1, "ana", "invalid_email"),
+        (2, "ANA", "duplicate_in_batch"),
+        (3, "bea", "unknown_hash"),
+        (4, "Bea", "duplicate_in_batch"),
+    ) == caught.value.rows

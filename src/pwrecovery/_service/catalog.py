@@ -16,6 +16,7 @@ import attrs
 from pwrecovery._domain import accounts
 from pwrecovery._domain.addresses import mask_address, normalize_address
 from pwrecovery._domain.logins import (
+    key_or_none,
     login_key,
     normalize_display_name,
     normalize_login,
@@ -151,6 +152,31 @@ def _imported_users(rows: Iterable[object]) -> list[ImportedUser]:
     return given
 
 
+def _checked(ctx: Context, given: list[ImportedUser]) -> list[UserRecord]:
+    """Every row's record, or ``ImportRejected`` listing every bad row: its own problem,
+    else a login met before in the batch (even on a bad row) or already stored."""
+    taken = {user.key for user in ctx.store.list_users()}
+    bad: list[tuple[int, str, str]] = []
+    records: list[UserRecord] = []
+    seen: set[str] = set()
+    for number, row in enumerate(given, 1):
+        key = key_or_none(row.login)
+        reason, record = _row_problem(ctx, row)
+        if not reason and key in seen:
+            reason = "duplicate_in_batch"
+        elif not reason and key in taken:
+            reason = "duplicate_in_store"
+        if key is not None:
+            seen.add(key)
+        if reason or record is None:
+            bad.append((number, printable_identifier(row.login), reason))
+        else:
+            records.append(record)
+    if bad:
+        raise ImportRejected(bad)
+    return records
+
+
 def import_users(
     ctx: Context,
     delivery: Delivery,
@@ -167,25 +193,7 @@ def import_users(
     ``mail="queued"`` or when this service has no key.
     """
     now = ctx.now()
-    given = _imported_users(rows)
-    taken = {user.key for user in ctx.store.list_users()}
-    bad: list[tuple[int, str, str]] = []
-    records: list[UserRecord] = []
-    seen: set[str] = set()
-    for number, row in enumerate(given, 1):
-        shown = printable_identifier(row.login)
-        reason, record = _row_problem(ctx, row)
-        if record is not None and record.key in seen:
-            reason = "duplicate_in_batch"
-        elif record is not None and record.key in taken:
-            reason = "duplicate_in_store"
-        if reason or record is None:
-            bad.append((number, shown, reason))
-            continue
-        seen.add(record.key)
-        records.append(attrs.evolve(record, created_at=now))
-    if bad:
-        raise ImportRejected(bad)
+    records = [attrs.evolve(r, created_at=now) for r in _checked(ctx, _imported_users(rows))]
     queue = mail == "queued" or ctx.box is None
     events: list[AuditEvent] = []
     enqueue = []

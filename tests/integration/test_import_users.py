@@ -460,3 +460,19 @@ def test_a_duplicate_of_a_bad_row_is_listed_too(importer: pr.RecoveryService) ->
         (3, "bea", "unknown_hash"),
         (4, "Bea", "duplicate_in_batch"),
     ) == caught.value.rows
+
+
+@pytest.mark.parametrize("mail", ["immediate", "queued"])
+def test_an_unverified_address_is_audited_however_its_code_goes(
+    importer: pr.RecoveryService, mail: str
+) -> None:
+    """The audit trail says which address (masked) an import set to be verified, and
+    from where, whether its code was mailed at once or queued for the worker."""
+    row = pr.ImportedUser(
+        login="ana", password_hash=django_pbkdf2(OLD_PASSWORD), recovery_email="ana@empresa.mx"
+    )
+    importer.import_users([row], mail=mail, origin=ORIGIN)  # type: ignore[arg-type]
+    set_events = [e for e in importer.audit_trail("ana") if e.kind == "recovery_email_set"]
+    assert [({"address": "a***@empresa.mx"}, ORIGIN)] == [
+        (dict(e.detail), e.origin) for e in set_events
+    ]

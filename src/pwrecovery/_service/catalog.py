@@ -216,6 +216,10 @@ def import_users(
             pending, message = addresses.queued_code(ctx, delivery, record, address, now)
             record = accounts.address_pending(record, address, pending)  # noqa: PLW2901
             enqueue.append(message)
+            masked = mask_address(address)
+            events.append(
+                ctx.event("recovery_email_set", record.login, now, origin, address=masked)
+            )
         stored.append(record)
     ctx.store.add_users(stored, events, enqueue)
     if not queue:

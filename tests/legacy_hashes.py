@@ -78,11 +78,11 @@ class Rendezvous:
 
 
 def legacy_workstation(
-    location: Path | str, key: str, barrier: threading.Barrier | Barrier
+    store: pr.Store, key: str, barrier: threading.Barrier | Barrier
 ) -> pr.RecoveryService:
     """A workstation whose legacy hashes are checked in step with the others'."""
     return pr.RecoveryService(
-        store=open_store(location),
+        store=store,
         mailer=pr.RecordingMailer(),
         secret_key=key,
         hasher=cheap_hasher(),
@@ -94,7 +94,7 @@ def sign_in_in_step(location: str, key: str, barrier: Barrier, results: Queue[st
     """One workstation (a process): wait for the other, then sign in with the old password,
     both checking the legacy hash before either stores its upgrade. Reports "ok" or the
     error's code."""
-    service = legacy_workstation(location, key, barrier)
+    service = legacy_workstation(open_store(location), key, barrier)
     barrier.wait(BARRIER_TIMEOUT)
     try:
         service.authenticate("ana", OLD_PASSWORD, origin="CAJA")

@@ -5,6 +5,7 @@ workstations signing in at the same instant."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -12,15 +13,19 @@ from pathlib import Path
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.records import QueuedMessage, UserRecord
+from pwrecovery.records import Attempts, QueuedMessage, UserRecord
 from tests.conftest import ServiceFactory
 from tests.contract.conftest import STORE_FACTORIES
-from tests.helpers import cheap_hasher
+from tests.helpers import NEW_PASSWORD, cheap_hasher
+from tests.integration.workers import open_store, run_processes
 from tests.legacy_hashes import (
+    BARRIER_TIMEOUT,
     OLD_PASSWORD,
     bcrypt_hash,
     django_pbkdf2,
     legacy_hashers,
+    legacy_workstation,
+    sign_in_in_step,
     stores_of_every_kind,
 )
 
@@ -262,3 +267,175 @@ def test_once_upgraded_a_user_needs_no_legacy_hasher(
     with pytest.raises(pr.InvalidCredentials):
         plain.authenticate("bea", OLD_PASSWORD)
     assert ("bea",) == legacy.readiness().legacy_hash_users
+
+
+# -- two workstations at the same instant ----------------------------------------------
+
+
+def test_two_threads_signing_in_with_the_legacy_password_upgrade_it_once(
+    legacy: pr.RecoveryService, store: pr.Store, reopen: Callable[[], pr.Store]
+) -> None:
+    """Two workstations (threads, each with its own connection) sign in with the old
+    password, both checking the legacy hash before either writes: both are signed in,
+    the hash is upgraded exactly once, and no sign-in is lost or counted as a failure."""
+    imported(legacy, ana=django_pbkdf2(OLD_PASSWORD))
+    barrier = threading.Barrier(2)
+    key = pr.generate_key()
+    outcomes: list[str] = []
+
+    workstations = [legacy_workstation(reopen(), key, barrier) for _ in range(2)]
+
+    def sign_in(workstation: pr.RecoveryService) -> None:
+        try:
+            workstation.authenticate("ana", OLD_PASSWORD)
+        except pr.PwRecoveryError as error:
+            outcomes.append(error.code)
+        else:
+            outcomes.append("ok")
+
+    threads = [threading.Thread(target=sign_in, args=(w,)) for w in workstations]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(BARRIER_TIMEOUT)
+    assert ["ok", "ok"] == outcomes
+    trail = kinds(legacy, "ana")
+    assert (2, 1, 0) == (
+        trail.count("signed_in"),
+        trail.count("password_upgraded"),
+        trail.count("sign_in_failed"),
+    )
+    record = store.get_user("ana")
+    assert record is not None
+    assert (True, True, Attempts()) == (
+        record.password_hash.startswith(ARGON2ID),
+        cheap_hasher().verify(record.password_hash, OLD_PASSWORD),
+        record.sign_in,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the workstations' shared store is: a file path or a server URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "empresa.db")
+    request.getfixturevalue("postgres_engine")  # a server with no tables left over
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_two_processes_signing_in_with_the_legacy_password_upgrade_it_once(
+    location: str,
+) -> None:
+    """Two workstations (processes) on a SQLite file or a PostgreSQL server sign in with
+    the old password at the same instant, both checking the legacy hash before either
+    writes: both are signed in and the hash is upgraded exactly once."""
+    key = pr.generate_key()
+    setup = pr.RecoveryService(
+        store=open_store(location),
+        mailer=pr.RecordingMailer(),
+        secret_key=key,
+        hasher=cheap_hasher(),
+        legacy_hashers=legacy_hashers(),
+    )
+    imported(setup, ana=django_pbkdf2(OLD_PASSWORD))
+    assert ["ok", "ok"] == run_processes(sign_in_in_step, [(location, key)] * 2)
+    trail = kinds(setup, "ana")
+    assert (2, 1, 0) == (
+        trail.count("signed_in"),
+        trail.count("password_upgraded"),
+        trail.count("sign_in_failed"),
+    )
+    final = open_store(location).get_user("ana")
+    assert final is not None
+    assert cheap_hasher().verify(final.password_hash, OLD_PASSWORD)
+
+
+class PausedAfterChecking:
+    """A ``PasswordHasher`` around a real one: ``verify`` says it has checked, then waits
+    until it is let go (another workstation acts in between)."""
+
+    def __init__(self, inner: pr.PasswordHasher) -> None:
+        self.inner = inner
+        self.checked = threading.Event()
+        self.go_on = threading.Event()
+
+    def hash(self, password: str) -> str:
+        return self.inner.hash(password)
+
+    def verify(self, encoded: str, password: str) -> bool:
+        matched = self.inner.verify(encoded, password)
+        self.checked.set()
+        self.go_on.wait(BARRIER_TIMEOUT)
+        return matched
+
+    def identifies(self, encoded: str) -> bool:
+        return self.inner.identifies(encoded)
+
+    def needs_rehash(self, encoded: str) -> bool:
+        return self.inner.needs_rehash(encoded)
+
+
+def test_a_change_of_password_stands_when_a_sign_in_upgraded_the_hash_meanwhile(
+    legacy: pr.RecoveryService,
+    make_service: ServiceFactory,
+    store: pr.Store,
+    reopen: Callable[[], pr.Store],
+) -> None:
+    """A user changes the password with the old one at one workstation while signing in
+    at another: the sign-in upgrades the hash between the change's check and its write.
+    The old password was right, so the change stands (and the new password works)."""
+    imported(legacy, ana=django_pbkdf2(OLD_PASSWORD))
+    paused = PausedAfterChecking(pr.Pbkdf2Hasher())
+    changing = make_service(store=reopen(), legacy_hashers=(paused,))
+    outcome: list[str] = []
+
+    def change() -> None:
+        try:
+            changing.change_password("ana", OLD_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
+        except pr.PwRecoveryError as error:
+            outcome.append(error.code)
+        else:
+            outcome.append("ok")
+
+    thread = threading.Thread(target=change)
+    thread.start()
+    assert paused.checked.wait(BARRIER_TIMEOUT)
+    assert pr.LoginStatus.OK == legacy.authenticate("ana", OLD_PASSWORD).status  # upgrades
+    paused.go_on.set()
+    thread.join(BARRIER_TIMEOUT)
+    assert ["ok"] == outcome
+    assert pr.LoginStatus.OK == legacy.authenticate("ana", NEW_PASSWORD).status
+    with pytest.raises(pr.InvalidCredentials):
+        legacy.authenticate("ana", OLD_PASSWORD)
+    assert ["password_upgraded", "password_changed"] == [
+        k for k in kinds(legacy, "ana") if k in {"password_upgraded", "password_changed"}
+    ]
+
+
+def test_a_password_changed_meanwhile_still_refuses_the_old_one(
+    legacy: pr.RecoveryService, make_service: ServiceFactory, reopen: Callable[[], pr.Store]
+) -> None:
+    """If the password was *changed* (not upgraded) between a sign-in's check and its
+    write, the old password no longer stands: that sign-in is refused."""
+    imported(legacy, ana=django_pbkdf2(OLD_PASSWORD))
+    paused = PausedAfterChecking(pr.Pbkdf2Hasher())
+    signing_in = make_service(store=reopen(), legacy_hashers=(paused,))
+    outcome: list[str] = []
+
+    def sign_in() -> None:
+        try:
+            signing_in.authenticate("ana", OLD_PASSWORD)
+        except pr.PwRecoveryError as error:
+            outcome.append(error.code)
+        else:
+            outcome.append("ok")
+
+    thread = threading.Thread(target=sign_in)
+    thread.start()
+    assert paused.checked.wait(BARRIER_TIMEOUT)
+    legacy.change_password("ana", OLD_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
+    paused.go_on.set()
+    thread.join(BARRIER_TIMEOUT)
+    assert ["invalid_credentials"] == outcome
+    assert pr.LoginStatus.OK == legacy.authenticate("ana", NEW_PASSWORD).status

@@ -230,6 +230,21 @@ def _unchanged(current: UserRecord, checked: Checked) -> bool:
     )
 
 
+def _still_valid(ctx: Context, current: UserRecord, checked: Checked, typed: Typed) -> bool:
+    """Whether the typed password still stands against what is stored now. Another
+    workstation's sign-in may have replaced the ordinary password's hash meanwhile by
+    an upgrade (or rehash) of the same password: then the typed text is checked against
+    the new hash (one more KDF run, only in that race), so that both sign-ins succeed.
+    A password changed meanwhile does not match, and the sign-in is refused."""
+    if _unchanged(current, checked):
+        return True
+    return (
+        checked.via == "password"
+        and typed.text is not None
+        and ctx.check(current.password_hash, typed.text)
+    )
+
+
 def _stale(ctx: Context, login: str, now: datetime, origin: object, action: Action) -> None:
     ctx.store.append_audit(
         (ctx.event(f"{action}_failed", login, now, origin, reason="changed_meanwhile"),)
@@ -253,9 +268,11 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
         new_hash = ctx.hash(typed.text)  # the rehash or upgrade: computed once, before the write
     for attempt in ctx.uow.user(user.key):
         with attempt as current:
-            if current is None or not _unchanged(current, checked):
+            if current is None or not _still_valid(ctx, current, checked, typed):
                 _stale(ctx, user.login, now, origin, "sign_in")
             assert current is not None  # noqa: S101 (for mypy: _stale raises)
+            if current.password_hash != checked.user.password_hash:
+                checked = attrs.evolve(checked, user=current)  # upgraded meanwhile: it stands
             cleared = accounts.with_attempts(current, checked.route, Attempts())
             if checked.via == "temporary":
                 temporary = current.temporary
@@ -263,6 +280,10 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
                 event = ctx.event("signed_in_with_temporary", current.login, now, origin)
                 attempt.save(accounts.signed_in_with_temporary(cleared), events=(event,))
                 return LoginResult(LoginStatus.MUST_CHANGE_PASSWORD, temporary.expires_at)
+            # Only a hash still in need of it is replaced: a concurrent sign-in may have
+            # stored the upgrade already, and that one stays.
+            if new_hash is not None and not ctx.needs_new_hash(current.password_hash):
+                new_hash = None
             events = [ctx.event("signed_in", current.login, now, origin)]
             if new_hash is not None and ctx.is_legacy(current.password_hash):
                 events.append(
@@ -337,7 +358,7 @@ def change_password(
         )
     normalized = typed_password(new.reveal(), ctx.policy)
     assert normalized is not None  # noqa: S101 (the policy refused what is not)
-    changed = _store_new_password(ctx, checked, ctx.hash(Secret(normalized)), now, origin)
+    changed = _store_new_password(ctx, checked, typed, ctx.hash(Secret(normalized)), now, origin)
     if changed.has_verified_address and changed.recovery_email is not None:
         notice = MailContent(
             purpose=Purpose.PASSWORD_CHANGED,
@@ -349,14 +370,14 @@ def change_password(
         delivery.notify(notice, changed.key, now, origin)
 
 
-def _store_new_password(
-    ctx: Context, checked: Checked, new_hash: str, now: datetime, origin: object
+def _store_new_password(  # noqa: PLR0917 (the use case's values, passed on)
+    ctx: Context, checked: Checked, typed: Typed, new_hash: str, now: datetime, origin: object
 ) -> UserRecord:
     """The change itself, in one conditional write: the new hash, the temporary password
     consumed, every lock cleared."""
     for attempt in ctx.uow.user(checked.user.key):
         with attempt as current:
-            if current is None or not _unchanged(current, checked):
+            if current is None or not _still_valid(ctx, current, checked, typed):
                 _stale(ctx, checked.user.login, now, origin, "password_change")
             assert current is not None  # noqa: S101 (for mypy: _stale raises)
             changed = accounts.password_changed(current, new_hash)

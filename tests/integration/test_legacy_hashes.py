@@ -439,3 +439,27 @@ def test_a_password_changed_meanwhile_still_refuses_the_old_one(
     thread.join(BARRIER_TIMEOUT)
     assert ["invalid_credentials"] == outcome
     assert pr.LoginStatus.OK == legacy.authenticate("ana", NEW_PASSWORD).status
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Clave nº 1",  # "º" from a Spanish keyboard: NFKC makes it "o"
+        "Año 2ª vez",  # "ª": NFKC makes it "a"
+        "Contrasen\u0303a 7",  # "ñ" typed as n + combining tilde (NFD)
+        "Fácil´´ 2019",  # the acute accent typed twice: NFKC makes it " ́"
+    ],
+)
+@pytest.mark.parametrize("scheme", ["django", "bcrypt"])
+def test_a_legacy_hash_of_a_password_nfkc_would_change_signs_in(
+    legacy: pr.RecoveryService, store: pr.Store, typed: str, scheme: str
+) -> None:
+    """The old application hashed the password exactly as typed. A password that NFKC
+    changes ("º", "ª", a decomposed "ñ", a typed accent) still signs in against its
+    legacy hash; the upgrade stores the service's own hash of it, which signs the same
+    typing in from then on."""
+    old = django_pbkdf2(typed) if scheme == "django" else bcrypt_hash(typed)
+    imported(legacy, ana=old)
+    assert pr.LoginStatus.OK == legacy.authenticate("ana", typed).status
+    assert stored_hash(store, "ana").startswith(ARGON2ID)
+    assert pr.LoginStatus.OK == legacy.authenticate("ana", typed).status

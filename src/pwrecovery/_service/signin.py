@@ -51,21 +51,30 @@ MAX_FINGERPRINTS: Final = 10_000  # logins that do not exist, counted at once at
 
 @attrs.frozen
 class Typed:
-    """A typed password: its normalised text (None when it cannot be anyone's) and the
-    route its form sends it down."""
+    """A typed password: its normalised text (None when it cannot be anyone's), the
+    route its form sends it down, and the text exactly as typed (for legacy hashes)."""
 
     text: Secret | None
     route: Route
+    as_typed: Secret | None = None
 
     @classmethod
     def of(cls, password: object, ctx: Context) -> Typed:
         normalized = typed_password(password, ctx.policy)
-        if normalized is None:
+        if normalized is None or not isinstance(password, str):
             return cls(None, "password")
         canonical = temporary_form(normalized)
         if canonical is not None:
-            return cls(Secret(canonical), "temporary")
-        return cls(Secret(normalized), "password")
+            return cls(Secret(canonical), "temporary", Secret(password))
+        return cls(Secret(normalized), "password", Secret(password))
+
+    def against(self, ctx: Context, encoded: str | None) -> Secret | None:
+        """The text to check against ``encoded``: exactly as typed for a legacy hash,
+        since the old application hashed what was typed (an "º" or a decomposed "ñ"
+        that NFKC would change); normalised for the service's own hashes."""
+        if encoded is not None and self.as_typed is not None and ctx.is_legacy(encoded):
+            return self.as_typed
+        return self.text
 
 
 @attrs.frozen
@@ -156,7 +165,7 @@ def check_credentials(
             (ctx.event(f"{action}_refused", taken.label, now, origin, reason="locked"),)
         )
         raise TooManyAttempts(taken.wait)
-    matched = ctx.check(encoded, typed.text)
+    matched = ctx.check(encoded, typed.against(ctx, encoded))
     if user is None or not matched:
         raise _refusal(ctx, taken, typed.route, now, origin, action)
     if user.disabled:
@@ -241,7 +250,7 @@ def _still_valid(ctx: Context, current: UserRecord, checked: Checked, typed: Typ
     return (
         checked.via == "password"
         and typed.text is not None
-        and ctx.check(current.password_hash, typed.text)
+        and ctx.check(current.password_hash, typed.against(ctx, current.password_hash))
     )
 
 

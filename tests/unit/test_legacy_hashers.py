@@ -84,3 +84,12 @@ def test_bcrypt_refuses_what_it_should_not_compute(encoded: str) -> None:
     hash is not identified and verifies nothing."""
     hasher = pr.BcryptHasher()
     assert (False, False) == (hasher.identifies(encoded), hasher.verify(encoded, OLD_PASSWORD))
+
+
+def test_bcrypt_hashes_a_password_over_72_bytes() -> None:
+    """``BcryptHasher.hash`` takes any password the policy allows (up to 128 characters,
+    far over 72 bytes in UTF-8) and its hash verifies it; the bcrypt package refuses more
+    than 72 bytes since release 5, so the hasher gives it the 72 bcrypt reads."""
+    long = "ñ" * 128
+    hasher = pr.BcryptHasher(rounds=4)
+    assert hasher.verify(hasher.hash(long), long)

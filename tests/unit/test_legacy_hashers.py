@@ -93,3 +93,18 @@ def test_bcrypt_hashes_a_password_over_72_bytes() -> None:
     long = "ñ" * 128
     hasher = pr.BcryptHasher(rounds=4)
     assert hasher.verify(hasher.hash(long), long)
+
+
+@pytest.mark.parametrize("rounds", [0, 3, 32])
+def test_bcrypt_rounds_outside_what_bcrypt_accepts_are_a_configuration_error(
+    rounds: int,
+) -> None:
+    """bcrypt's cost runs from 4 to 31: anything else is refused when the hasher is
+    built, not at the first hash."""
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        pr.BcryptHasher(rounds=rounds, max_rounds=max(rounds, 14))
+    assert ("rounds", "range", {"min": 4, "max": 31}) == (
+        caught.value.setting,
+        caught.value.rule,
+        caught.value.rule_params,
+    )

@@ -104,7 +104,10 @@ class BcryptHasher:
     max_rounds: int = attrs.field(default=14, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        _positive("rounds", self.rounds)
+        rounds = self.rounds
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or not 4 <= rounds <= 31:  # noqa: PLR2004
+            raise InvalidConfiguration("rounds", "range", min=4, max=31)  # what bcrypt accepts
+        _positive("max_rounds", self.max_rounds)
         if self.max_rounds < self.rounds:
             raise InvalidConfiguration("max_rounds", "not_below", other="rounds")
         try:

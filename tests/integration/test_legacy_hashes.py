@@ -254,6 +254,24 @@ def test_readiness_lists_who_is_still_on_a_legacy_hash_after_n_days(
     ]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="Readiness does not carry legacy_older_than, so the catalogs' {days} in "
+    "readiness.users_on_legacy_hash is left empty (models.Readiness, senders.readiness)",
+)
+def test_the_legacy_hash_sentence_says_after_how_long(
+    legacy: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """The readiness sentence about users still on a legacy hash says after how long
+    (the ``{days}`` of the catalogs), not "… after ; …"."""
+    imported(legacy, ana=django_pbkdf2(OLD_PASSWORD))
+    clock.advance(timedelta(days=30))
+    readiness = legacy.readiness(legacy_older_than=timedelta(days=30))
+    (problem,) = [p for p in readiness.problems() if p.code == "users_on_legacy_hash"]
+    shown = problem.message("en")
+    assert (False, True) == ("after ;" in shown, "720 hours" in shown)
+
+
 def test_once_upgraded_a_user_needs_no_legacy_hasher(
     legacy: pr.RecoveryService, make_service: ServiceFactory
 ) -> None:

@@ -21,8 +21,10 @@ algorithm's own reference) and a recovery address the host vouches for.
 
 Each round starts from a new, empty file (made outside the timing); rounds
 alternate between the two so that drift of the machine falls on both alike.
-Prints the medians and their ratio against the target (at most 2x); exits 1
-if it is missed.
+Each is timed twice: wall-clock (what a person waits) and the process's CPU
+time (the work done, which other load on the machine does not inflate). The
+target (at most 2x) is judged on CPU time; the wall-clock ratio is printed
+beside it. Exits 1 if it is missed.
 """
 
 from __future__ import annotations
@@ -82,11 +84,14 @@ def new_service(path: Path) -> pr.RecoveryService:
     )
 
 
-def measured(folder: Path, rows: list[pr.ImportedUser], turn: int) -> float:
+Timing = tuple[float, float]  # (wall-clock seconds, CPU seconds)
+
+
+def measured(folder: Path, rows: list[pr.ImportedUser], turn: int) -> Timing:
     service = new_service(folder / f"measured-{turn}.db")
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     imported = service.import_users(rows, origin=ORIGIN)
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - wall, time.process_time() - cpu)
     assert len(rows) == len(imported)
     return elapsed
 
@@ -110,7 +115,7 @@ def _mask(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def reference(folder: Path, rows: list[pr.ImportedUser], turn: int) -> float:
+def reference(folder: Path, rows: list[pr.ImportedUser], turn: int) -> Timing:
     """What any import must do: validate the addresses, write the rows and events once."""
     path = folder / f"reference-{turn}.db"
     pr.SqliteStore(path).close()  # the same schema and indexes, made outside the timing
@@ -125,7 +130,7 @@ def reference(folder: Path, rows: list[pr.ImportedUser], turn: int) -> float:
         f"INSERT INTO {AUDIT.name} ({', '.join(AUDIT.column_names)})"  # noqa: S608
         f" VALUES ({', '.join('?' * len(AUDIT.column_names))})"
     )
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
     users, events = [], []
     for row in rows:
@@ -144,7 +149,7 @@ def reference(folder: Path, rows: list[pr.ImportedUser], turn: int) -> float:
     connection.executemany(users_sql, users)
     connection.executemany(audit_sql, events)
     connection.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - wall, time.process_time() - cpu)
     connection.close()
     return elapsed
 
@@ -172,18 +177,23 @@ def main() -> int:
             return 0
         measured(folder, rows, -1)  # warm up: imports, the validator's tables, the caches
         reference(folder, rows, -1)
-        times: tuple[list[float], list[float]] = ([], [])
+        times: tuple[list[Timing], list[Timing]] = ([], [])
         for turn in range(args.rounds):
             first, second = (measured, reference) if turn % 2 else (reference, measured)
             for action in (first, second):
                 times[action is reference].append(action(folder, rows, turn))
-    ours, floor = statistics.median(times[0]), statistics.median(times[1])
-    ratio = ours / floor
-    verdict = "ok" if ratio <= TARGET else "MISSED"
-    print(f"import_users, {args.rows:,} rows on a SQLite file:      {ours * 1000:8.1f} ms")
-    print(f"email-validator + raw sqlite3 executemany, same rows: {floor * 1000:8.1f} ms")
-    print(f"ratio {ratio:.2f} (target <= {TARGET:.2f})  {verdict}")
-    return 0 if ratio <= TARGET else 1
+    ours = [statistics.median(t[i] for t in times[0]) for i in (0, 1)]
+    floor = [statistics.median(t[i] for t in times[1]) for i in (0, 1)]
+    wall_ratio, cpu_ratio = ours[0] / floor[0], ours[1] / floor[1]
+    verdict = "ok" if cpu_ratio <= TARGET else "MISSED"
+    print(f"{'median of ' + str(args.rounds) + ' rounds':<54} {'wall':>9} {'CPU':>9}")
+    print(f"{f'import_users, {args.rows:,} rows on a SQLite file':<54}", end="")
+    print(f" {ours[0] * 1000:6.0f} ms {ours[1] * 1000:6.0f} ms")
+    print(f"{'email-validator + raw sqlite3 executemany, same rows':<54}", end="")
+    print(f" {floor[0] * 1000:6.0f} ms {floor[1] * 1000:6.0f} ms")
+    print(f"{'ratio':<54} {wall_ratio:9.2f} {cpu_ratio:9.2f}", end="")
+    print(f"  (target on CPU <= {TARGET:.2f})  {verdict}")
+    return 0 if cpu_ratio <= TARGET else 1
 
 
 if __name__ == "__main__":

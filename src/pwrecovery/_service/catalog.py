@@ -9,6 +9,7 @@ action, and ``origin`` records where it came from.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Literal
 
 import attrs
@@ -16,6 +17,7 @@ import attrs
 from pwrecovery._domain import accounts
 from pwrecovery._domain.addresses import mask_address, normalize_address
 from pwrecovery._domain.logins import (
+    bounded_origin,
     key_or_none,
     login_key,
     normalize_display_name,
@@ -100,14 +102,23 @@ def add_user(
 # -- bringing an existing application's users --------------------------------------
 
 
-def _row_problem(ctx: Context, row: ImportedUser) -> tuple[str, UserRecord | None]:
-    """One row checked: a reason code and no record, or "" and its record."""
+@attrs.frozen
+class _Checked:
+    """A good row: the record to store, and the scheme of its hash for the audit trail."""
+
+    record: UserRecord
+    scheme: str
+
+
+def _row_problem(ctx: Context, row: ImportedUser, now: datetime) -> _Checked | str:
+    """One row checked: its record, or the reason code of its first problem."""
     try:
         login = normalize_login(row.login)
     except InvalidLogin:
-        return "invalid_login", None
-    if not isinstance(row.password_hash, str) or ctx.hasher_for(row.password_hash) is None:
-        return "unknown_hash", None
+        return "invalid_login"
+    hasher = ctx.hasher_for(row.password_hash) if isinstance(row.password_hash, str) else None
+    if hasher is None:
+        return "unknown_hash"
     address = None
     if row.recovery_email is not None:
         try:
@@ -115,25 +126,26 @@ def _row_problem(ctx: Context, row: ImportedUser) -> tuple[str, UserRecord | Non
                 row.recovery_email, allow_private=ctx.policy.allow_private_domains
             )
         except InvalidEmailAddress:
-            return "invalid_email", None
+            return "invalid_email"
     try:
         name = normalize_display_name(row.display_name)
         locale = check_locale(ctx, row.locale)
     except InvalidHeaderValue:
-        return "invalid_display_name", None
+        return "invalid_display_name"
     except InvalidConfiguration:
-        return "invalid_locale", None
+        return "invalid_locale"
     record = UserRecord(
         login=login,
-        key=login_key(login),
+        key=login.casefold(),  # login_key(login), the login being normalised already
         display_name=name,
         supervisor=row.supervisor,
         password_hash=row.password_hash,
         recovery_email=address,
         recovery_email_verified=row.recovery_email_verified and address is not None,
         locale=locale,
+        created_at=now,
     )
-    return "", record
+    return _Checked(record, type(hasher).__name__)  # the scheme, as ctx.scheme names it
 
 
 def _imported_users(rows: Iterable[object]) -> list[ImportedUser]:
@@ -152,29 +164,30 @@ def _imported_users(rows: Iterable[object]) -> list[ImportedUser]:
     return given
 
 
-def _checked(ctx: Context, given: list[ImportedUser]) -> list[UserRecord]:
-    """Every row's record, or ``ImportRejected`` listing every bad row: its own problem,
+def _checked(ctx: Context, given: list[ImportedUser], now: datetime) -> list[_Checked]:
+    """Every row checked, or ``ImportRejected`` listing every bad row: its own problem,
     else a login met before in the batch (even on a bad row) or already stored."""
     taken = {user.key for user in ctx.store.list_users()}
     bad: list[tuple[int, str, str]] = []
-    records: list[UserRecord] = []
+    good: list[_Checked] = []
     seen: set[str] = set()
     for number, row in enumerate(given, 1):
-        key = key_or_none(row.login)
-        reason, record = _row_problem(ctx, row)
-        if not reason and key in seen:
-            reason = "duplicate_in_batch"
-        elif not reason and key in taken:
-            reason = "duplicate_in_store"
+        checked = _row_problem(ctx, row, now)
+        if isinstance(checked, _Checked):
+            key: str | None = checked.record.key
+            reason = "duplicate_in_batch" if key in seen else ""
+            reason = reason or ("duplicate_in_store" if key in taken else "")
+        else:
+            key, reason = key_or_none(row.login), checked
         if key is not None:
             seen.add(key)
-        if reason or record is None:
+        if reason:
             bad.append((number, printable_identifier(row.login), reason))
-        else:
-            records.append(record)
+        elif isinstance(checked, _Checked):
+            good.append(checked)
     if bad:
         raise ImportRejected(bad)
-    return records
+    return good
 
 
 def import_users(
@@ -193,33 +206,27 @@ def import_users(
     ``mail="queued"`` or when this service has no key.
     """
     now = ctx.now()
-    records = [attrs.evolve(r, created_at=now) for r in _checked(ctx, _imported_users(rows))]
+    checked = _checked(ctx, _imported_users(rows), now)
     queue = mail == "queued" or ctx.box is None
+    # ctx.event's work, done once for the whole batch: every event has the same origin.
+    source = bounded_origin(origin)
     events: list[AuditEvent] = []
     enqueue = []
     stored = []
-    for record in records:
-        detail = {"supervisor": str(record.supervisor), "scheme": ctx.scheme(record.password_hash)}
-        events.append(ctx.event("user_imported", record.login, now, origin, **detail))
-        address = record.recovery_email
+    for good in checked:
+        record = good.record
+        login, address = record.login, record.recovery_email
+        detail = {"supervisor": str(record.supervisor), "scheme": good.scheme}
+        events.append(AuditEvent("user_imported", login, now, source, detail))
         if address is not None and record.recovery_email_verified:
-            events.append(
-                ctx.event(
-                    "recovery_email_vouched",
-                    record.login,
-                    now,
-                    origin,
-                    address=mask_address(address),
-                )
-            )
+            vouched = {"address": mask_address(address)}
+            events.append(AuditEvent("recovery_email_vouched", login, now, source, vouched))
         elif address is not None and queue:
             pending, message = addresses.queued_code(ctx, delivery, record, address, now)
-            record = accounts.address_pending(record, address, pending)  # noqa: PLW2901
+            record = accounts.address_pending(record, address, pending)
             enqueue.append(message)
-            masked = mask_address(address)
-            events.append(
-                ctx.event("recovery_email_set", record.login, now, origin, address=masked)
-            )
+            pending_address = {"address": mask_address(address)}
+            events.append(AuditEvent("recovery_email_set", login, now, source, pending_address))
         stored.append(record)
     ctx.store.add_users(stored, events, enqueue)
     if not queue:

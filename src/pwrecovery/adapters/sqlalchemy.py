@@ -95,7 +95,7 @@ class SqlAlchemyStore(SqlStore):
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
                 with self._engine.begin() as connection:
-                    return work(_AlchemySession(connection))
+                    result = work(_AlchemySession(connection))
             except IntegrityError as error:
                 raise LostRace from error
             except DBAPIError as error:
@@ -104,6 +104,8 @@ class SqlAlchemyStore(SqlStore):
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter)
             except SQLAlchemyError as error:
                 raise StoreUnavailable from error
+            else:
+                return result
         raise StoreUnavailable  # pragma: no cover (the loop returns or raises)
 
     # -- schema --------------------------------------------------------------
@@ -113,7 +115,6 @@ class SqlAlchemyStore(SqlStore):
             try:
                 with self._locked() as connection:
                     self._migrate_on(connection)
-                return
             except (OperationalError, IntegrityError, StoreUnavailable) as error:
                 # Without a server-side lock (SQLite), another workstation may have created
                 # a table in between: wait a moment and look again.
@@ -124,6 +125,8 @@ class SqlAlchemyStore(SqlStore):
                 time.sleep(random.uniform(0.01, 0.05 * 2 ** min(attempt, 4)))  # noqa: S311
             except SQLAlchemyError as error:
                 raise StoreUnavailable from error
+            else:
+                return
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[sa.Connection]:

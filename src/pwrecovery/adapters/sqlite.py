@@ -38,6 +38,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_SECONDS: Final = 30.0
 FILE_MODE: Final = 0o600
 
+
 class _SqliteSession:
     """``Session`` over one ``sqlite3`` connection."""
 

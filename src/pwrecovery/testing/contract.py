@@ -220,9 +220,13 @@ class StoreContract:
         """remove_user deletes the user (over the version read) and its queued messages."""
         store.add_users([_user(), _user("Ana")])
         store.update_user(_user(), expected_version=1, enqueue=[_message()])
-        store.update_user(_user("Ana"), expected_version=1, enqueue=[_message("m-ana", user_key="ana")])
+        store.update_user(
+            _user("Ana"), expected_version=1, enqueue=[_message("m-ana", user_key="ana")]
+        )
         assert False is store.remove_user("juan", expected_version=1)
-        assert True is store.remove_user("juan", expected_version=2, events=[_event("user_removed")])
+        assert True is store.remove_user(
+            "juan", expected_version=2, events=[_event("user_removed")]
+        )
         assert False is store.remove_user("juan", expected_version=2)
         assert (None, ["m-ana"], "user_removed") == (
             store.get_user("juan"),
@@ -316,14 +320,15 @@ class StoreContract:
         ],
         ids=["verified", "unverified", "no-address", "flag-only", "not-supervisor", "disabled"],
     )
-    def test_has_verified_supervisor(  # noqa: PLR0913 (the parameters of the case)
+    def test_has_verified_supervisor(
         self,
         store: Store,
-        supervisor: bool,  # noqa: FBT001
+        *,
+        supervisor: bool,
         email: str | None,
-        verified: bool,  # noqa: FBT001
-        disabled: bool,  # noqa: FBT001
-        expected: bool,  # noqa: FBT001
+        verified: bool,
+        disabled: bool,
+        expected: bool,
     ) -> None:
         """Only an enabled supervisor whose recovery address is set and verified counts."""
         store.add_users(

@@ -36,6 +36,7 @@ from pwrecovery.models import (
     DeliveryReport,
     ImportedUser,
     LoginResult,
+    PasswordChanged,
     Readiness,
     RecoverySent,
     SenderAccount,
@@ -260,14 +261,15 @@ class RecoveryService:
         confirmation: str,
         *,
         origin: str | None = None,
-    ) -> None:
+    ) -> PasswordChanged:
         """Change the password, signing in with the ordinary or the temporary one.
 
         On success the temporary password is consumed, every lock cleared, and a
         notice goes to the verified recovery address (if that mail fails, the change
-        stands and the failure is audited).
+        stands and the failure is audited). The answer's ``message()`` is "Clave
+        recuperada con éxito." after a recovery.
         """
-        signin.change_password(
+        return signin.change_password(
             self._ctx, self._delivery, login, current_password, new_password, confirmation, origin
         )
 

@@ -144,13 +144,16 @@ def import_users(
     *,
     mail: Literal["immediate", "queued"],
     origin: object,
+    dry_run: bool = False,
 ) -> list[User]:
     """Import users with their existing password hashes, all or nothing.
 
     Every bad row is reported at once (``ImportRejected.rows``) and nothing is
     imported. Addresses vouched for by the host count at once (audited as such);
     the others get a verification code, queued in the same transaction when
-    ``mail="queued"`` or when this service has no key.
+    ``mail="queued"`` or when this service has no key. With ``dry_run`` every
+    check runs and the users that would be created are returned, but nothing is
+    written, audited or mailed.
     """
     now = ctx.now()
     given = list(rows)
@@ -172,6 +175,8 @@ def import_users(
         records.append(attrs.evolve(record, created_at=now))
     if bad:
         raise ImportRejected(bad)
+    if dry_run:
+        return [record.to_user() for record in records]
     queue = mail == "queued" or ctx.box is None
     events: list[AuditEvent] = []
     enqueue = []

@@ -46,7 +46,7 @@ import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pwrecovery.domain.model import SenderAccount
+from pwrecovery.models import SenderAccount
 
 if TYPE_CHECKING:
     import requests

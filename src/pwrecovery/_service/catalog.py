@@ -9,6 +9,7 @@ action, and ``origin`` records where it came from.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Literal
 
 import attrs
@@ -137,6 +138,29 @@ def _row_problem(ctx: Context, row: object) -> tuple[str, UserRecord | None]:
     return "", record
 
 
+def _checked_rows(ctx: Context, rows: Iterable[ImportedUser], now: datetime) -> list[UserRecord]:
+    """Every row checked: their records, or ``ImportRejected`` naming each bad row."""
+    taken = {user.key for user in ctx.store.list_users()}
+    bad: list[tuple[int, str, str]] = []
+    records: list[UserRecord] = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, 1):
+        shown = printable_identifier(getattr(row, "login", ""))
+        reason, record = _row_problem(ctx, row)
+        if record is not None and record.key in seen:
+            reason = "duplicate_in_batch"
+        elif record is not None and record.key in taken:
+            reason = "duplicate_in_store"
+        if reason or record is None:
+            bad.append((number, shown, reason))
+            continue
+        seen.add(record.key)
+        records.append(attrs.evolve(record, created_at=now))
+    if bad:
+        raise ImportRejected(bad)
+    return records
+
+
 def import_users(
     ctx: Context,
     delivery: Delivery,
@@ -156,25 +180,7 @@ def import_users(
     written, audited or mailed.
     """
     now = ctx.now()
-    given = list(rows)
-    taken = {user.key for user in ctx.store.list_users()}
-    bad: list[tuple[int, str, str]] = []
-    records: list[UserRecord] = []
-    seen: set[str] = set()
-    for number, row in enumerate(given, 1):
-        shown = printable_identifier(getattr(row, "login", ""))
-        reason, record = _row_problem(ctx, row)
-        if record is not None and record.key in seen:
-            reason = "duplicate_in_batch"
-        elif record is not None and record.key in taken:
-            reason = "duplicate_in_store"
-        if reason or record is None:
-            bad.append((number, shown, reason))
-            continue
-        seen.add(record.key)
-        records.append(attrs.evolve(record, created_at=now))
-    if bad:
-        raise ImportRejected(bad)
+    records = _checked_rows(ctx, rows, now)
     if dry_run:
         return [record.to_user() for record in records]
     queue = mail == "queued" or ctx.box is None

@@ -777,6 +777,46 @@ def test_version_and_help(run: Cli) -> None:
     assert (0, True) == (helped.code, "muestra la versión y termina" in helped.out)
 
 
+HELP_PAGES = [
+    [],
+    *([group] for group in ("key", "user", "address", "sender")),
+    ["key", "new"],
+    *(
+        ["user", action]
+        for action in (
+            "add",
+            "list",
+            "show",
+            "import",
+            "disable",
+            "enable",
+            "remove",
+            "supervisor",
+            "unlock",
+            "rename",
+            "locale",
+            "legacy",
+        )
+    ),
+    ["address", "set"],
+    ["address", "confirm"],
+    *(["sender", action] for action in ("add", "list", "remove")),
+    *([name] for name in ("recover", "deliver", "login", "change-password", "audit", "check")),
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("locale", ["es_MX", "en"])
+def test_every_help_page_is_written_from_the_catalog(locale: str) -> None:
+    """Every command's --help exits 0 with texts from the catalog: no message id shows."""
+    for argv in HELP_PAGES:
+        stdout = io.StringIO()
+        code = cli.main(
+            [*argv, "--help", "--locale", locale], stdout=stdout, stderr=io.StringIO(), environ={}
+        )
+        assert (0, False) == (code, "cli.help." in stdout.getvalue()), argv
+
+
 def test_every_error_has_its_own_exit_code() -> None:
     """Each error class maps to an exit code of its own, none shared with the command's;
     the codes added in release 2 start at 37."""

@@ -225,9 +225,14 @@ def build_parser(console: Console) -> argparse.ArgumentParser:  # noqa: PLR0915 
     sender = group("sender", "cli.help.sender")
     sender_add = add("add", _senders.cmd_sender_add, "cli.help.sender_add", under=sender)
     sender_add.add_argument("owner", metavar="OWNER", help=h("cli.help.owner"))
-    sender_add.add_argument("--host", required=True)
-    sender_add.add_argument("--port", type=int, required=True)
-    sender_add.add_argument("--security", choices=[s.value for s in Security], required=True)
+    sender_add.add_argument("--host", required=True, help=h("cli.help.host"))
+    sender_add.add_argument("--port", type=int, required=True, help=h("cli.help.port"))
+    sender_add.add_argument(
+        "--security",
+        choices=[s.value for s in Security],
+        required=True,
+        help=h("cli.help.security"),
+    )
     sender_add.add_argument("--username", required=True, help=h("cli.help.username"))
     sender_add.add_argument(
         "--from", dest="from_address", default=None, metavar="ADDRESS", help=h("cli.help.from")

@@ -21,6 +21,7 @@ from tests.helpers import (
     verify_address,
 )
 from tests.mta import MTA_ACCOUNTS, MTA_MAILBOXES, Mta, mta_missing, running_mta
+from pwrecovery.adapters._schema import TABLES
 from tests.postgres import postgres_bin, running_postgres
 
 pytest_plugins = ["pwrecovery.testing.plugin"]
@@ -71,13 +72,10 @@ def empty_mta(mta: Mta) -> Mta:
 def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
     """An engine on that server, with no pwrecovery tables left from an earlier test."""
     engine = sa.create_engine(postgres_url, pool_size=10)
+    names = [table.name for table in TABLES]
+    names += [f"r1_{name}" for name in names]  # release 1's tables, moved aside by a migration
     with engine.begin() as connection:
-        connection.execute(
-            sa.text(
-                "DROP TABLE IF EXISTS pwrecovery_outbox, pwrecovery_audit, pwrecovery_senders,"
-                " pwrecovery_users, pwrecovery_schema"
-            )
-        )
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {', '.join(names)}"))
     yield engine
     engine.dispose()
 

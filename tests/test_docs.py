@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pwrecovery import cli, errors
+from pwrecovery import cli
+from pwrecovery import exceptions as errors
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))

@@ -76,6 +76,7 @@ from pwrecovery.models import (
     ImportedUser,
     LoginResult,
     LoginStatus,
+    PasswordChanged,
     Problem,
     Purpose,
     Readiness,
@@ -120,6 +121,7 @@ __all__ = [
     "Mailer",
     "ManualClock",
     "NoSenderConfigured",
+    "PasswordChanged",
     "PasswordConfirmationMismatch",
     "PasswordHasher",
     "PasswordPolicyViolation",
@@ -166,7 +168,6 @@ __all__ = [
     "User",
     "UserExists",
     "VerificationFailed",
-    "__version__",
     "generate_key",
 ]
 

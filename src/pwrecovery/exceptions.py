@@ -39,7 +39,7 @@ or one error.
     │   ├── SenderAddressRefused       sender_address_refused     .host .address .reply_code
     │   ├── TokenUnavailable           token_unavailable          .sender_id
     │   └── DeliveryFailed             delivery_failed            .attempts .reply_code
-    │       └── DeliveryRejected       delivery_rejected          (permanent: retrying will not help)
+    │       └── DeliveryRejected       delivery_rejected          (permanent)
     ├── SecretError                    the encryption key
     │   ├── SecretKeyInvalid           secret_key_invalid
     │   ├── SecretKeyMissing           secret_key_missing

@@ -25,7 +25,7 @@ STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], pr.Store]] = 
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pr.Store]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pr.Store]:  # noqa: PT004
     """A new, empty store of each kind in turn; closed afterwards if it can be."""
     made = STORE_FACTORIES[request.param](request, tmp_path)
     yield made

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.adapters import sqlite as sqlite_adapter
+from pwrecovery.adapters._schema import SCHEMA_VERSION
 from tests.helpers import (
     NEW_PASSWORD,
     SMTP_PASSWORD,
@@ -28,8 +30,8 @@ def test_schema_created_and_versioned(db_path: Path) -> None:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
         mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    assert sqlite_adapter.SCHEMA_VERSION == version
-    assert {"users", "senders", "audit"} <= tables
+    assert SCHEMA_VERSION == version
+    assert {"pwrecovery_users", "pwrecovery_senders", "pwrecovery_audit"} <= tables
     assert "wal" == mode
 
 
@@ -52,7 +54,7 @@ def test_newer_schema_is_refused(db_path: Path) -> None:
         connection.execute("PRAGMA user_version = 99")
     with pytest.raises(pr.StoreSchemaTooNew) as caught:
         pr.SqliteStore(db_path)
-    assert (99, sqlite_adapter.SCHEMA_VERSION) == (caught.value.found, caught.value.supported)
+    assert (99, SCHEMA_VERSION) == (caught.value.found, caught.value.supported)
     assert "99" in str(caught.value)
     with sqlite3.connect(db_path) as connection:
         assert 99 == connection.execute("PRAGMA user_version").fetchone()[0]
@@ -72,39 +74,79 @@ def test_migration_from_an_empty_versioned_file(db_path: Path) -> None:
     with pr.SqliteStore(db_path) as store:
         assert [] == store.list_users()
     with sqlite3.connect(db_path) as connection:
-        assert (
-            sqlite_adapter.SCHEMA_VERSION == connection.execute("PRAGMA user_version").fetchone()[0]
-        )
+        assert SCHEMA_VERSION == connection.execute("PRAGMA user_version").fetchone()[0]
+
+
+USER = "SELECT login_key FROM pwrecovery_users"
 
 
 @pytest.mark.parametrize(
     ("query", "args", "index"),
     [
-        (f"{sqlite_adapter._SELECT_USER} WHERE key = ?", ("juan",), "sqlite_autoindex_users_1"),
-        (sqlite_adapter._HAS_VERIFIED_SUPERVISOR, (), "users_verified_supervisors"),
+        (f"{USER} WHERE login_key = ?", ("juan",), "sqlite_autoindex_pwrecovery_users_1"),
         (
-            f"{sqlite_adapter._SELECT_AUDIT} WHERE login_key = ? ORDER BY id",
-            ("juan",),
-            "audit_by_login",
+            f"{USER} WHERE supervisor = 1 AND recovery_email_verified = 1",
+            (),
+            "pwrecovery_users_supervisors",
         ),
-        (f"{sqlite_adapter._SELECT_SENDER} ORDER BY s.id", (), "sqlite_autoindex_users_1"),
         (
-            "UPDATE users SET version = 2 WHERE key = ? AND version = ?",
+            "SELECT kind FROM pwrecovery_audit WHERE login_key = ? ORDER BY id",
+            ("juan",),
+            "pwrecovery_audit_by_login",
+        ),
+        (
+            "SELECT id FROM pwrecovery_outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at",
+            ("2026",),
+            "pwrecovery_outbox_due",
+        ),
+        (
+            "SELECT fingerprint FROM pwrecovery_throttles WHERE fingerprint = ?",
+            ("#0",),
+            "sqlite_autoindex_pwrecovery_throttles_1",
+        ),
+        (
+            "UPDATE pwrecovery_users SET version = 2 WHERE login_key = ? AND version = ?",
             ("juan", 1),
-            "sqlite_autoindex_users_1",
+            "sqlite_autoindex_pwrecovery_users_1",
         ),
     ],
 )
 def test_lookups_use_indexes(
     db_path: Path, query: str, args: tuple[object, ...], index: str
 ) -> None:
-    """No per-user operation scans the users table: its cost does not grow with the users."""
+    """No per-user operation scans a table: its cost does not grow with the users."""
     pr.SqliteStore(db_path).close()
     with sqlite3.connect(db_path) as connection:
         plan = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {query}", args)]
     assert any(index in line for line in plan), plan
-    full_scans = [line for line in plan if line.startswith("SCAN users") and "INDEX" not in line]
+    full_scans = [line for line in plan if line.startswith("SCAN") and "INDEX" not in line]
     assert [] == full_scans
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_file_and_its_journal_are_private(db_path: Path) -> None:
+    """The store, its -wal and its -shm are readable by their owner only (0600), whatever
+    the umask (release 1 left them 0644 for every co-worker to read)."""
+    old = os.umask(0o022)
+    try:
+        mailer = pr.RecordingMailer()
+        prepared(db_path, pr.generate_key(), mailer)
+        with pr.SqliteStore(db_path) as store:
+            store.list_users()
+            modes = {
+                path.name: stat.S_IMODE(path.stat().st_mode)
+                for path in db_path.parent.glob(f"{db_path.name}*")
+            }
+    finally:
+        os.umask(old)
+    assert {db_path.name, f"{db_path.name}-wal", f"{db_path.name}-shm"} <= set(modes)
+    assert {0o600} == set(modes.values())
+
+
+def test_secure_delete_is_on(db_path: Path) -> None:
+    """Deleted rows are overwritten, not left in free pages."""
+    with pr.SqliteStore(db_path) as store:
+        assert 1 == store._connection.execute("PRAGMA secure_delete").fetchone()[0]
 
 
 def test_no_secret_in_the_file(db_path: Path) -> None:

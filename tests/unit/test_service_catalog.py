@@ -189,7 +189,7 @@ def test_verification_mail_text(catalog: pr.RecoveryService, mailer: pr.Recordin
     catalog.set_recovery_email("juan", "juan@empresa.mx")
     body = text_of(mailer.outbox[-1])
     assert "«juan»" in body
-    assert "2026-01-02 00:00 UTC" in body
+    assert "2 de enero de 2026, 00:00 (UTC)" in body
 
 
 def test_catalog_change_with_ordinary_password(

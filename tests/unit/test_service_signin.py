@@ -1,7 +1,9 @@
-"""Sign-in at the login window: outcomes, backoff (DESIGN §3) and rehashing."""
+"""Sign-in at the login window: outcomes, the lock (taken before any check, the same for
+logins that do not exist), one hash checked in every state, and rehashing."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,10 +13,14 @@ from tests.conftest import ServiceFactory
 from tests.helpers import NEW_PASSWORD, USER_PASSWORD, temporary_password_in
 
 
-def fail(svc: pr.RecoveryService, times: int, login: str = "juan") -> None:
+def fail(svc: pr.RecoveryService, times: int, login: str = "juan") -> list[str]:
+    """Type a wrong password ``times`` times; the codes answered, in order."""
+    codes = []
     for _ in range(times):
-        with pytest.raises(pr.InvalidCredentials):
+        with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)) as caught:
             svc.authenticate(login, "no es la clave")
+        codes.append(caught.value.code)
+    return codes
 
 
 def test_ordinary_sign_in(service: pr.RecoveryService) -> None:
@@ -39,8 +45,9 @@ def test_invalid_login_text_is_invalid_credentials(service: pr.RecoveryService) 
 
 
 def test_lock_after_five_failures(service: pr.RecoveryService, clock: pr.ManualClock) -> None:
-    """§3: after 5 failures in a row the account locks for 1 minute, even for the right password."""
-    fail(service, 5)
+    """After 5 failures in a row the account locks for 1 minute, even for the right password;
+    the 5th wrong password already says so."""
+    assert ["invalid_credentials"] * 4 + ["too_many_attempts"] == fail(service, 5)
     with pytest.raises(pr.TooManyAttempts) as caught:
         service.authenticate("juan", USER_PASSWORD)
     assert timedelta(minutes=1) == caught.value.retry_after
@@ -53,11 +60,10 @@ def test_lock_after_five_failures(service: pr.RecoveryService, clock: pr.ManualC
 
 
 def test_lock_doubles_up_to_an_hour(service: pr.RecoveryService, clock: pr.ManualClock) -> None:
-    """§3: each further failure doubles the lock: 1, 2, 4 … minutes, at most 1 hour."""
+    """Each further failure doubles the lock: 1, 2, 4 … minutes, at most 1 hour."""
     fail(service, 4)
     observed = []
     for _ in range(8):
-        fail(service, 1)
         with pytest.raises(pr.TooManyAttempts) as caught:
             service.authenticate("juan", "no es la clave")
         observed.append(caught.value.retry_after)
@@ -93,9 +99,11 @@ def test_lock_is_per_user(service: pr.RecoveryService) -> None:
 
 def test_change_password_counts_failures_and_honours_lock(service: pr.RecoveryService) -> None:
     """change_password checks the current password under the same backoff."""
-    for _ in range(5):
+    for _ in range(4):
         with pytest.raises(pr.InvalidCredentials):
             service.change_password("juan", "no es la clave", NEW_PASSWORD, NEW_PASSWORD)
+    with pytest.raises(pr.TooManyAttempts):
+        service.change_password("juan", "no es la clave", NEW_PASSWORD, NEW_PASSWORD)
     with pytest.raises(pr.TooManyAttempts):
         service.change_password("juan", USER_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
 
@@ -111,17 +119,76 @@ def test_recovery_request_never_locks(
     assert pr.LoginStatus.OK == ready.authenticate("juan", USER_PASSWORD).status
 
 
-def test_temporary_sign_in_while_locked_is_refused(
-    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
-) -> None:
-    """The lock holds for every password; the temporary one works again once it ends."""
+def test_the_owner_always_gets_back_in(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
+    """A stranger's five wrong passwords lock the ordinary password, yet the owner's
+    temporary password signs in, and the forced change clears the lock and the count."""
+    fail(ready, 5)
     ready.request_recovery("juan")
     temporary = temporary_password_in(mailer.outbox[-1])
-    fail(ready, 5)
+    with pytest.raises(pr.TooManyAttempts):
+        ready.authenticate("juan", USER_PASSWORD)
+    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+    ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    assert pr.LoginStatus.OK == ready.authenticate("juan", NEW_PASSWORD).status
+    assert ["invalid_credentials"] * 4 == fail(ready, 4)
+
+
+def test_the_temporary_route_has_its_own_lock(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Guesses shaped like a temporary password are limited too (5, then a lock), on their
+    own count: they neither lock nor are locked by the ordinary password."""
+    ready.request_recovery("juan")
+    temporary = temporary_password_in(mailer.outbox[-1])
+    codes = []
+    for _ in range(5):
+        with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)) as caught:
+            ready.authenticate("juan", "Abcd-Efgh-Jkmn")
+        codes.append(caught.value.code)
+    assert ["invalid_credentials"] * 4 + ["too_many_attempts"] == codes
     with pytest.raises(pr.TooManyAttempts):
         ready.authenticate("juan", temporary)
+    assert ["invalid_credentials"] == fail(ready, 1)  # the ordinary route is not locked
     clock.advance(minutes=1)
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == ready.authenticate("juan", temporary).status
+
+
+@pytest.mark.parametrize("disclosure", ["detailed", "uniform"])
+def test_unknown_logins_lock_exactly_as_known_ones(
+    make_service: ServiceFactory, disclosure: str, clock: pr.ManualClock
+) -> None:
+    """The same answers, in the same order, with the same waits, for a login that exists and
+    one that does not: the lock tells a stranger nothing."""
+    service = make_service(policy=pr.Policy(disclosure=disclosure))  # type: ignore[arg-type]
+    service.add_user("juan", USER_PASSWORD)
+
+    def answers(login: str) -> list[tuple[str, timedelta | None]]:
+        seen = []
+        for _ in range(8):
+            with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)) as caught:
+                service.authenticate(login, "no es la clave")
+            seen.append((caught.value.code, getattr(caught.value, "retry_after", None)))
+            if isinstance(caught.value, pr.TooManyAttempts):
+                clock.advance(caught.value.retry_after)
+        return seen
+
+    known = answers("juan")
+    assert known == answers("nadie")
+    assert "too_many_attempts" == known[4][0]
+
+
+def test_unknown_logins_are_audited_by_fingerprint(service: pr.RecoveryService) -> None:
+    """A login that does not exist (often a password typed in the wrong field) is never
+    written to the audit trail: its keyed fingerprint is, and audit_trail(login) finds it."""
+    typed = "MiClaveSecreta2026"
+    with pytest.raises(pr.InvalidCredentials):
+        service.authenticate(typed, "x")
+    events = service.audit_trail(typed)
+    assert ["sign_in_failed"] == [e.kind for e in events]
+    login = events[0].login
+    assert login is not None
+    assert re.fullmatch(r"#[0-9a-f]{16}", login) is not None
+    assert [] == [e for e in service.audit_trail() if typed.casefold() in repr(e).casefold()]
 
 
 def test_rehash_on_sign_in_when_parameters_rise(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import time
 from datetime import timedelta
 
@@ -30,7 +32,7 @@ def test_same_answer_for_every_login(
     """Unknown user, user without address and real user get the identical RecoverySent."""
     uniform.add_user("sin.correo", "Clave sin correo 7")
     answers = {
-        login: uniform.request_recovery(login) for login in ("juan", "nadie", "sin.correo", "")
+        login: uniform.request_recovery(login) for login in ("juan", "nadie", "sin.correo")
     }
     assert 1 == len(set(answers.values()))
     assert "***@***" == answers["juan"].masked_address
@@ -91,7 +93,8 @@ def test_uniform_answers_take_the_response_time(
     )
     for login in ("juan", "nadie", ""):
         started = time.monotonic()
-        uniform.request_recovery(login)
+        with contextlib.suppress(pr.InvalidLogin):
+            uniform.request_recovery(login)
         assert time.monotonic() - started >= floor.total_seconds()
 
 

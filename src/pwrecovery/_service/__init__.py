@@ -36,6 +36,7 @@ from pwrecovery.models import (
     DeliveryReport,
     ImportedUser,
     LoginResult,
+    PasswordChanged,
     Readiness,
     RecoverySent,
     SenderAccount,
@@ -140,6 +141,8 @@ class RecoveryService:
             product=branding.strip(),
         )
         self._delivery = Delivery(self._ctx)
+        # Made now, not at the first unknown login: that first one must cost no more.
+        _ = self._ctx.dummy_hash
 
     def __repr__(self) -> str:
         return f"RecoveryService(store={self._ctx.store!r}, locale={self.locale!r})"
@@ -265,14 +268,15 @@ class RecoveryService:
         confirmation: str,
         *,
         origin: str | None = None,
-    ) -> None:
+    ) -> PasswordChanged:
         """Change the password, signing in with the ordinary or the temporary one.
 
         On success the temporary password is consumed, every lock cleared, and a
         notice goes to the verified recovery address (if that mail fails, the change
-        stands and the failure is audited).
+        stands and the failure is audited). The answer's ``message()`` is "Clave
+        recuperada con éxito." after a recovery.
         """
-        signin.change_password(
+        return signin.change_password(
             self._ctx, self._delivery, login, current_password, new_password, confirmation, origin
         )
 

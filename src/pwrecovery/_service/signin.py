@@ -42,7 +42,7 @@ from pwrecovery.exceptions import (
     TemporaryPasswordExpired,
     TooManyAttempts,
 )
-from pwrecovery.models import LoginResult, LoginStatus, Purpose
+from pwrecovery.models import LoginResult, LoginStatus, PasswordChanged, Purpose
 from pwrecovery.records import Attempts, Throttle, UserRecord
 
 Action = Literal["sign_in", "password_change"]
@@ -298,7 +298,7 @@ def change_password(
     new_password: str,
     confirmation: str,
     origin: object,
-) -> None:
+) -> PasswordChanged:
     """Change the password, signing in with the ordinary or the temporary one."""
     now = ctx.now()
     typed = Typed.of(current_password, ctx)
@@ -347,6 +347,7 @@ def change_password(
             locale=changed.locale or ctx.locale,
         )
         delivery.notify(notice, changed.key, now, origin)
+    return PasswordChanged(checked.via, texts=ctx.texts, locale=ctx.locale)
 
 
 def _store_new_password(

@@ -12,7 +12,6 @@ messages in the same transaction.
 from __future__ import annotations
 
 import abc
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Protocol, TypeVar
@@ -29,11 +28,12 @@ FINGERPRINT_KEY: Final = "fingerprint_key"
 _CHUNK: Final = 500  # keys per IN (...) list, well under every database's parameter limit
 
 _SELECT_SENDERS: Final = (
-    "SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security, s.username,"
+    "SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security, s.username,"  # noqa: S608
     " s.from_address, s.display_name, s.authentication, s.verified_at, s.secret,"
     " s.usage_logins, s.usage_auth_failures, s.usage_cooldown_until, s.version,"
     " u.supervisor AS owner_supervisor, u.disabled AS owner_disabled"
-    f" FROM {SENDERS.name} s LEFT JOIN {USERS.name} u ON u.login_key = s.owner_key"
+    f" FROM {SENDERS.name} s LEFT JOIN {USERS.name} u"
+    " ON u.login_key = s.owner_key"
 )
 
 
@@ -201,13 +201,6 @@ class SqlStore(abc.ABC):
             {"name": FINGERPRINT_KEY},
         )
         return bytes(rows[0]["value"])
-
-    @staticmethod
-    def _create_meta(session: Session) -> None:
-        """Made with the schema, under its lock: every workstation reads the same key."""
-        session.execute(
-            _schema.insert(META), {"name": FINGERPRINT_KEY, "value": secrets.token_bytes(32)}
-        )
 
     def get_throttle(self, fingerprint: str) -> Throttle | None:
         rows = self._read(

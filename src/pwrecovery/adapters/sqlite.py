@@ -23,86 +23,20 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any, Final, Self, TypeVar
 
-from pwrecovery.adapters import _schema
-from pwrecovery.adapters._schema import SCHEMA_VERSION, TABLES
+from pwrecovery.adapters import _migrations
+from pwrecovery.adapters._schema import SCHEMA_VERSION
 from pwrecovery.adapters._sqlstore import LostRace, Session, SqlStore
-from pwrecovery.exceptions import StoreSchemaTooNew, StoreUnavailable
+from pwrecovery.exceptions import StoreUnavailable
 from pwrecovery.models import AuditEvent
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_SECONDS: Final = 30.0
 FILE_MODE: Final = 0o600
-
-# Release 1's own migrations (unprefixed tables), kept to carry its files forward.
-RELEASE_1_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
-    (
-        """CREATE TABLE users (
-            key TEXT PRIMARY KEY, login TEXT NOT NULL, display_name TEXT NOT NULL,
-            supervisor INTEGER NOT NULL, password_hash TEXT NOT NULL, recovery_email TEXT,
-            recovery_email_verified INTEGER NOT NULL, pending_code_hash TEXT,
-            pending_expires_at TEXT, pending_attempts INTEGER, temporary_id TEXT,
-            temporary_hash TEXT, temporary_issued_at TEXT, temporary_expires_at TEXT,
-            failed_sign_ins INTEGER NOT NULL, locked_until TEXT, recovery_requests TEXT NOT NULL,
-            version INTEGER NOT NULL)""",
-        """CREATE TABLE senders (
-            id TEXT PRIMARY KEY, owner TEXT NOT NULL, owner_key TEXT NOT NULL, host TEXT NOT NULL,
-            port INTEGER NOT NULL, security TEXT NOT NULL, username TEXT NOT NULL,
-            from_address TEXT NOT NULL, display_name TEXT NOT NULL, verified_at TEXT NOT NULL,
-            secret BLOB NOT NULL)""",
-        """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, login TEXT, login_key TEXT,
-            at TEXT NOT NULL, origin TEXT, detail TEXT NOT NULL)""",
-    ),
-    ("ALTER TABLE senders ADD COLUMN authentication TEXT NOT NULL DEFAULT 'password'",),
-    (
-        """CREATE TABLE outbox (
-            id TEXT PRIMARY KEY, user_key TEXT NOT NULL, purpose TEXT NOT NULL,
-            credential_id TEXT, payload BLOB NOT NULL, created_at TEXT NOT NULL,
-            next_attempt_at TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
-            version INTEGER NOT NULL)""",
-    ),
-)
-
-# Release 1 (schema 3) to the shared layout (schema 4): the same values, new tables.
-_FROM_RELEASE_1: Final = (
-    """INSERT INTO pwrecovery_users (login_key, login, display_name, supervisor, password_hash,
-        recovery_email, recovery_email_verified, pending_id, pending_code_hash,
-        pending_expires_at, pending_attempts, temporary_id, temporary_hash, temporary_issued_at,
-        temporary_expires_at, sign_in_failures, sign_in_locked_until, sign_in_last_failure_at,
-        temporary_failures, temporary_locked_until, temporary_last_failure_at,
-        recovery_requests, disabled, locale, created_at, version)
-    SELECT key, login, display_name, supervisor, password_hash, recovery_email,
-        recovery_email_verified, CASE WHEN pending_expires_at IS NULL THEN NULL ELSE 'r1' END,
-        pending_code_hash, pending_expires_at, pending_attempts, temporary_id, temporary_hash,
-        temporary_issued_at, temporary_expires_at, failed_sign_ins, locked_until,
-        CASE WHEN failed_sign_ins > 0 THEN :now END, 0, NULL, NULL, recovery_requests, 0,
-        NULL, NULL, version
-    FROM users""",
-    """INSERT INTO pwrecovery_senders (id, owner, owner_key, host, port, security, username,
-        from_address, display_name, authentication, verified_at, secret, usage_logins,
-        usage_auth_failures, usage_cooldown_until, version)
-    SELECT id, owner, owner_key, host, port, security, username, from_address, display_name,
-        authentication, verified_at, secret, '[]', 0, NULL, 1
-    FROM senders""",
-    """INSERT INTO pwrecovery_audit (kind, login, login_key, at, origin, detail)
-    SELECT kind, login, login_key, at, origin, detail FROM audit ORDER BY id""",
-    # Release 1 queued mails held their secret sealed under the key; the shared layout
-    # queues none, so they are dropped (audited) and their users ask again.
-    """INSERT INTO pwrecovery_audit (kind, login, login_key, at, origin, detail)
-    SELECT 'queued_mail_dropped', u.login, o.user_key, :now, NULL,
-        '{"message": "' || o.id || '", "reason": "schema_upgrade"}'
-    FROM outbox o LEFT JOIN users u ON u.key = o.user_key""",
-    "DROP TABLE outbox",
-    "DROP TABLE audit",
-    "DROP TABLE senders",
-    "DROP TABLE users",
-)
 
 
 class _SqliteSession:
@@ -202,26 +136,10 @@ class SqliteStore(SqlStore):
 
     def _migrate(self) -> None:
         def work(session: Session) -> None:
-            rows = session.query("PRAGMA user_version")
-            found = int(next(iter(rows[0].values())))
-            if found > SCHEMA_VERSION:
-                raise StoreSchemaTooNew(found=found, supported=SCHEMA_VERSION)
+            found = _migrations.found_version(session, "sqlite")
             if found == SCHEMA_VERSION:
                 return
-            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-            for statements in RELEASE_1_MIGRATIONS[found:] if found else ():
-                for statement in statements:
-                    session.execute(statement)
-            for table in TABLES:
-                for statement in _schema.create_statements("sqlite", table):
-                    session.execute(statement)
-            if found:
-                for statement in _FROM_RELEASE_1:
-                    session.execute(statement, {"now": now} if ":now" in statement else None)
-            session.execute(
-                "INSERT INTO pwrecovery_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION}
-            )
-            self._create_meta(session)
+            _migrations.migrate(session, "sqlite", found)
             session.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
         self._run(work, write=True)

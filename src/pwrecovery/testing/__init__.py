@@ -7,6 +7,8 @@
   fast. **Only for tests**: never give it to a production service.
 - ``StaticTokenProvider``: OAuth 2.0 access tokens by username, for XOAUTH2
   senders, with switches to fail.
+- ``CountingHasher``: wraps a hasher and counts the key-derivation runs, to prove
+  that every answer costs the same work.
 - ``temporary_password_in(message)`` and ``verification_code_in(message)``:
   the secret that stands alone on its own line of a mail.
 - ``pwrecovery.testing.smtp``: a real SMTP server on loopback (STARTTLS,
@@ -22,6 +24,7 @@ True
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Final
@@ -34,8 +37,10 @@ from pwrecovery._domain.tokens import (
 from pwrecovery.adapters.argon2 import Argon2idHasher
 from pwrecovery.adapters.memory import InMemoryStore, ManualClock, RecordingMailer
 from pwrecovery.models import SenderAccount
+from pwrecovery.ports import PasswordHasher
 
 __all__ = [
+    "CountingHasher",
     "InMemoryStore",
     "ManualClock",
     "RecordingMailer",
@@ -75,6 +80,45 @@ class StaticTokenProvider:
             msg = f"the provider has no token for {username}"
             raise LookupError(msg)
         return self.tokens[username]
+
+
+class CountingHasher:
+    """A ``PasswordHasher`` that counts the work of another: ``hashes`` and ``verifies``
+    are the key-derivation runs so far (``identifies`` and ``needs_rehash`` cost none)."""
+
+    def __init__(self, inner: PasswordHasher | None = None) -> None:
+        self.inner: PasswordHasher = inner if inner is not None else cheap_hasher()
+        self.hashes = 0
+        self.verifies = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"CountingHasher(hashes={self.hashes}, verifies={self.verifies})"
+
+    @property
+    def runs(self) -> int:
+        """Key-derivation runs of both kinds."""
+        return self.hashes + self.verifies
+
+    def reset(self) -> None:
+        with self._lock:
+            self.hashes = self.verifies = 0
+
+    def hash(self, password: str) -> str:
+        with self._lock:
+            self.hashes += 1
+        return self.inner.hash(password)
+
+    def verify(self, encoded: str, password: str) -> bool:
+        with self._lock:
+            self.verifies += 1
+        return self.inner.verify(encoded, password)
+
+    def needs_rehash(self, encoded: str) -> bool:
+        return self.inner.needs_rehash(encoded)
+
+    def identifies(self, encoded: str) -> bool:
+        return self.inner.identifies(encoded)
 
 
 def cheap_hasher() -> Argon2idHasher:

@@ -51,10 +51,12 @@ def cmd_login(command: Command) -> int:
         console.say("cli.login.must_change", expires=expires)
     new = console.ask_secret("cli.prompt.new_password")
     confirmation = console.ask_secret("cli.prompt.confirm_password")
-    command.service.change_password(login, password, new, confirmation, origin=command.origin)
-    return command.done(
-        {"status": result.status.value, "changed": True}, "success.password_recovered"
+    changed = command.service.change_password(
+        login, password, new, confirmation, origin=command.origin
     )
+    data = {"status": result.status.value, "changed": True, "recovered": changed.recovered}
+    command.emit(data, changed.message(command.locale))  # "Clave recuperada con éxito."
+    return EXIT_OK
 
 
 def cmd_change_password(command: Command) -> int:
@@ -62,10 +64,11 @@ def cmd_change_password(command: Command) -> int:
     current = console.ask_secret("cli.prompt.current_password")
     new = console.ask_secret("cli.prompt.new_password")
     confirmation = console.ask_secret("cli.prompt.confirm_password")
-    command.service.change_password(
+    changed = command.service.change_password(
         command.args.login, current, new, confirmation, origin=command.origin
     )
-    return command.done({"changed": True}, "success.password_changed")
+    command.emit({"changed": True, "recovered": changed.recovered}, changed.message(command.locale))
+    return EXIT_OK
 
 
 def cmd_audit(command: Command) -> int:

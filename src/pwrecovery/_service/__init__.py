@@ -187,12 +187,19 @@ class RecoveryService:
         *,
         mail: Literal["immediate", "queued"] = "immediate",
         origin: str | None = None,
+        dry_run: bool = False,
     ) -> list[User]:
         """Bring an application's existing users with their password hashes, all or
-        nothing (``ImportRejected`` lists every bad row)."""
+        nothing (``ImportRejected`` lists every bad row). With ``dry_run=True`` every
+        check runs and the users that would be created are returned; nothing is
+        written, audited or mailed."""
         if mail not in _DELIVERY_MODES:
             raise InvalidConfiguration("mail", "one_of", choices="'immediate', 'queued'")
-        return catalog.import_users(self._ctx, self._delivery, rows, mail=mail, origin=origin)
+        if not isinstance(dry_run, bool):
+            raise InvalidConfiguration("dry_run", "type", kind="bool")
+        return catalog.import_users(
+            self._ctx, self._delivery, rows, mail=mail, origin=origin, dry_run=dry_run
+        )
 
     @_localized
     def get_user(self, login: str) -> User:

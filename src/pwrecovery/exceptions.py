@@ -159,9 +159,6 @@ class InvalidLogin(InputError):
 class InvalidEmailAddress(InputError):
     code = "invalid_email"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class InvalidHeaderValue(InputError):
     code = "invalid_header_value"
@@ -173,9 +170,6 @@ class InvalidHeaderValue(InputError):
 
 class PasswordConfirmationMismatch(InputError):
     code = "password_mismatch"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class PasswordPolicyViolation(InputError):
@@ -283,15 +277,9 @@ class SenderInUse(CatalogError):
 class InvalidCredentials(CredentialError):
     code = "invalid_credentials"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class TemporaryPasswordExpired(CredentialError):
     code = "temporary_password_expired"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class _Waiting(PwRecoveryError):
@@ -314,15 +302,9 @@ class AccountDisabled(CredentialError):
 
     code = "account_disabled"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class VerificationFailed(CredentialError):
     code = "verification_failed"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 # -- recovery ----------------------------------------------------------------
@@ -356,15 +338,9 @@ class RateLimited(_Waiting, RecoveryRefused):
 class NoSenderConfigured(SenderError):
     code = "no_sender_configured"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class SenderCredentialsEmpty(SenderError):
     code = "sender_credentials_empty"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class SenderAuthenticationFailed(SenderError):
@@ -454,17 +430,11 @@ class DeliveryRejected(DeliveryFailed):
 class SecretKeyInvalid(SecretError):
     code = "secret_key_invalid"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class SecretKeyMissing(SecretError):
     """This service has no key (``secret_key=None``) and the action needs it."""
 
     code = "secret_key_missing"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class SecretUndecryptable(SecretError):
@@ -482,9 +452,6 @@ class StoreUnavailable(StoreError):
     """The store could not be read or written (locked too long, disk error, not a database)."""
 
     code = "store_unavailable"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class StoreSchemaTooNew(StoreError):
@@ -510,9 +477,6 @@ class StoreDamaged(StoreError):
 
 class ConcurrentModification(StoreError):
     code = "concurrent_modification"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 # -- configuration -----------------------------------------------------------

@@ -77,9 +77,7 @@ MIGRATIONS: dict[str, Callable[[sa.Engine], None]] = {
 }
 
 
-def migrate_rounds(
-    url: str, how: str, rounds: int, barrier: Barrier, results: Queue[str]
-) -> None:
+def migrate_rounds(url: str, how: str, rounds: int, barrier: Barrier, results: Queue[str]) -> None:
     """Each round: wait for the parent's go (it has dropped the tables), migrate, report."""
     engine = _engine(url)
     for _ in range(rounds):
@@ -96,7 +94,6 @@ def migrate_rounds(
 
 # -- replacing a row by id (put_sender) --------------------------------------------------------
 
-SENDER_COLUMNS = ("id", "owner", "host", "secret")
 CREATE_SENDERS = (
     "CREATE TABLE finding_senders ("
     " id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,"

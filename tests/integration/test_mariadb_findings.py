@@ -89,7 +89,9 @@ def any_db(
     elif request.param == "postgresql":
         engine = sa.create_engine(request.getfixturevalue("postgres_url"))
         with engine.begin() as connection:
-            connection.execute(sa.text("DROP TABLE IF EXISTS finding_users, finding_audit"))
+            connection.execute(
+                sa.text("DROP TABLE IF EXISTS finding_users, finding_audit, finding_senders")
+            )
     else:
         engine = sa.create_engine(f"sqlite:///{tmp_path / 'findings.db'}")
     yield engine
@@ -675,6 +677,43 @@ def test_e_upsert_in_the_same_interleaving_does_not_deadlock(
         [("s-1", "Dueño 2")] if ids[0] == ids[1] else [("s-1", "Dueño 1"), ("s-2", "Dueño 2")]
     )
     assert expected == owners
+
+
+SENDERS_DDL = {
+    "mysql": mariadb_workers.CREATE_SENDERS,
+    "postgresql": (
+        'CREATE TABLE finding_senders (id VARCHAR(64) COLLATE "C" NOT NULL PRIMARY KEY,'
+        " owner VARCHAR(255) NOT NULL, host VARCHAR(253) NOT NULL, secret BYTEA NOT NULL)"
+    ),
+    "sqlite": (
+        "CREATE TABLE finding_senders (id VARCHAR(64) NOT NULL PRIMARY KEY,"
+        " owner VARCHAR(255) NOT NULL, host VARCHAR(253) NOT NULL, secret BLOB NOT NULL)"
+    ),
+}
+UPSERT = {
+    "mysql": mariadb_workers._UPSERT,
+    # PostgreSQL 9.5+ and SQLite 3.24+ share this spelling.
+    "postgresql": mariadb_workers._INSERT
+    + " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, host = excluded.host,"
+    " secret = excluded.secret",
+}
+UPSERT["sqlite"] = UPSERT["postgresql"]
+
+
+def test_e_the_upsert_per_dialect(any_db: sa.Engine) -> None:
+    """The replace-by-id as one statement: MariaDB's ON DUPLICATE KEY UPDATE (no ON CONFLICT
+    there), PostgreSQL's and SQLite's ON CONFLICT (id) DO UPDATE. rowcount: 1 for an insert;
+    for a replacement 2 on MariaDB (1 if nothing changed), 1 on the others."""
+    name = any_db.dialect.name
+    with any_db.begin() as connection:
+        _run(connection, SENDERS_DDL[name])
+        first = _count(connection, UPSERT[name], **_sender(1, "s-1"))
+        replaced = _count(connection, UPSERT[name], **_sender(2, "s-1"))
+        other = _count(connection, UPSERT[name], **_sender(3, "s-2"))
+        rows = _run(connection, "SELECT id, owner FROM finding_senders ORDER BY id")
+    replaced_count = {"mysql": 2, "postgresql": 1, "sqlite": 1}[name]
+    assert (1, replaced_count, 1) == (first, replaced, other)
+    assert [("s-1", "Dueño 2"), ("s-2", "Dueño 3")] == rows
 
 
 def _empty_senders(maria: sa.Engine) -> Callable[[], None]:

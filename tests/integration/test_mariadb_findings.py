@@ -553,8 +553,9 @@ def test_d_get_lock_around_the_migration_makes_it_once(
 
 
 def test_d_get_lock_is_held_by_the_session_across_commits(maria: sa.Engine) -> None:
-    """GET_LOCK is not transactional: the implicit commit of CREATE TABLE and a ROLLBACK
-    keep it; another session cannot take it (0 after the timeout) until RELEASE_LOCK."""
+    """GET_LOCK is not transactional: the implicit commit of CREATE TABLE (which a ROLLBACK
+    does not undo) and the ROLLBACK keep it; another session cannot take it (0 after the
+    timeout) until RELEASE_LOCK."""
     name = "CONCAT('pwrecovery-schema.', DATABASE())"
     with maria.connect() as first, maria.connect() as second:
         took = _run(first, f"SELECT GET_LOCK({name}, 30), CONCAT('pwrecovery-schema.', DATABASE())")
@@ -565,8 +566,10 @@ def test_d_get_lock_is_held_by_the_session_across_commits(maria: sa.Engine) -> N
         released = _run(first, f"SELECT RELEASE_LOCK({name})")
         then = _run(second, f"SELECT GET_LOCK({name}, 0)")
         _run(second, f"SELECT RELEASE_LOCK({name})")
+        table_kept = sa.inspect(second).has_table("finding_ddl")  # the ROLLBACK undid no DDL
     assert [(1, "pwrecovery-schema.pwrecovery")] == took
     assert ([(0,)], [(0,)], [(1,)], [(1,)]) == (refused, holder, released, then)
+    assert table_kept
 
 
 # -- (e) replacing a row by id under REPEATABLE READ: deadlocks -------------------------------

@@ -410,3 +410,32 @@ def test_the_search_sees_secrets() -> None:
     assert leaked("temporary = 'Kx7P-mQ2z-H9aB'", [])
     assert leaked("code = '57612096'", [])
     assert [] == leaked("at = datetime.datetime(2026, 11, 27, 9, 5, 29, 877717)", [])
+
+
+def stored_hashes(story: Story) -> list[str]:
+    """Every password, temporary password and code hash in the store now."""
+    found = []
+    for user in pr.SqliteStore(story.db_path).list_users():
+        found.append(user.password_hash)
+        if user.temporary is not None and user.temporary.hash is not None:
+            found.append(user.temporary.hash)
+        if user.pending_verification is not None and user.pending_verification.code_hash:
+            found.append(user.pending_verification.code_hash)
+    return found
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.startswith(("authenticate", "change"))])
+def test_no_password_hash_below_the_public_method(story: Story, case: str) -> None:
+    """A hash is offline-guessing material: as ``UserRecord``'s ``repr`` hides it, no frame
+    below the public method shows it in a local either (an error reporter would ship it)."""
+    error = caught(story, case)
+    hashes = stored_hashes(story)
+    shown = [
+        value
+        for summary in chain(error)
+        for frame in summary.stack
+        if frame.filename != FACADE
+        for value in (frame.locals or {}).values()
+    ]
+    assert len(hashes) >= 3
+    assert [] == [len(h) for h in hashes if any(h in value for value in shown)]

@@ -338,6 +338,63 @@ def test_readiness_reseals_release_1_rows(
     assert (sender_id,) == service.readiness().tampered_senders
 
 
+def upgraded_with_a_kept_copy(
+    place: Place, network: Network, mailer: pr.SmtpMailer
+) -> tuple[Company, bytes]:
+    """A company upgraded from release 1: its sender's release 1 blob, a copy of which the
+    co-worker kept (a backup, the file before the upgrade), resealed by the first service."""
+    company = set_up_company(place, network, mailer)
+    sender_id = company.supervisors.id
+    kept = release_1_blob(company.key, sender_id, COMPANY_PASSWORD)
+    place.edit("secret", kept, sender_id)
+    service_on(place.open(), mailer, company.key).readiness()  # resealed bound
+    assert b"\x02" == bytes(place.read("secret", sender_id))[:1]
+    return company, kept
+
+
+def test_a_kept_release_1_blob_is_useless_after_rotating_the_key(
+    place: Place, network: Network, mailer: pr.SmtpMailer
+) -> None:
+    """Release 1 blobs carry no settings, so a kept copy of one could be written back
+    with an edited host. Rotating the key after the upgrade retires them: ``readiness()``
+    with ``[new, old]`` reseals every sender under the new key, and once the old key is
+    dropped a written-back release 1 blob opens for nobody; the intruder gets nothing
+    (docs/deployment.md, "Upgrading from release 1")."""
+    company, kept = upgraded_with_a_kept_copy(place, network, mailer)
+    sender_id = company.supervisors.id
+    new_key = pr.generate_key()
+    service_on(place.open(), mailer, [new_key, company.key]).readiness()
+    rotated = [e for e in company.service.audit_trail() if e.kind == "sender_secret_resealed"]
+    assert 2 <= len([e for e in rotated if e.detail["sender"] == sender_id])
+    network.reset()
+    place.edit("secret", kept, sender_id)
+    place.edit("host", INTRUDER_HOST, sender_id)
+    service = service_on(place.open(), mailer, new_key)
+    service.request_recovery("juan")
+    assert_recovery_failed_over(company, network)
+    assert_nothing_reached_the_edited_row(network)
+    assert (sender_id,) == service.readiness().undecryptable_senders
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="design limit: a release 1 blob is bound to the sender id only, and the store "
+    "keeps no state the co-worker cannot rewrite; until the key is rotated after the "
+    "upgrade, a kept copy opens (docs/deployment.md says to rotate)",
+)
+def test_a_kept_release_1_blob_written_back_before_rotating(
+    place: Place, network: Network, mailer: pr.SmtpMailer
+) -> None:
+    """Without the rotation, a kept release 1 blob written back with an edited host is
+    opened, resealed for the intruder's host, and the password goes there."""
+    company, kept = upgraded_with_a_kept_copy(place, network, mailer)
+    network.reset()
+    place.edit("secret", kept, company.supervisors.id)
+    place.edit("host", INTRUDER_HOST, company.supervisors.id)
+    service_on(place.open(), mailer, company.key).request_recovery("juan")
+    assert [] == network.intruder.logins
+
+
 # -- races: the edit lands between two reads of the same request ----------------------------
 
 

@@ -218,6 +218,29 @@ class RecoverySent:
 
 
 @attrs.frozen
+class PasswordChanged:
+    """The answer to ``change_password``: which password let the user in (``"temporary"``
+    after a recovery, ``"password"`` in the catalog), and the sentence to show."""
+
+    via: str
+    _texts: _i18n.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
+    _locale: str | None = attrs.field(default=None, repr=False, eq=False, alias="locale")
+
+    @property
+    def recovered(self) -> bool:
+        """Whether this change ended a recovery (the temporary password was used)."""
+        return self.via == "temporary"
+
+    def message(self, locale: str | None = None) -> str:
+        """ "Clave recuperada con éxito." after a recovery; "Clave cambiada con éxito."
+        otherwise; in ``locale``."""
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
+        chosen = locale or self._locale or _i18n.DEFAULT_LOCALE
+        key = "success.password_recovered" if self.recovered else "success.password_changed"
+        return texts.text(chosen, key)
+
+
+@attrs.frozen
 class Problem:
     """One thing that stops or weakens recovery, found by ``readiness()``.
 

@@ -36,6 +36,7 @@ from pwrecovery.models import (
     DeliveryReport,
     ImportedUser,
     LoginResult,
+    PasswordChanged,
     Readiness,
     RecoverySent,
     SenderAccount,
@@ -186,12 +187,19 @@ class RecoveryService:
         *,
         mail: Literal["immediate", "queued"] = "immediate",
         origin: str | None = None,
+        dry_run: bool = False,
     ) -> list[User]:
         """Bring an application's existing users with their password hashes, all or
-        nothing (``ImportRejected`` lists every bad row)."""
+        nothing (``ImportRejected`` lists every bad row). With ``dry_run=True`` every
+        check runs and the users that would be created are returned; nothing is
+        written, audited or mailed."""
         if mail not in _DELIVERY_MODES:
             raise InvalidConfiguration("mail", "one_of", choices="'immediate', 'queued'")
-        return catalog.import_users(self._ctx, self._delivery, rows, mail=mail, origin=origin)
+        if not isinstance(dry_run, bool):
+            raise InvalidConfiguration("dry_run", "type", kind="bool")
+        return catalog.import_users(
+            self._ctx, self._delivery, rows, mail=mail, origin=origin, dry_run=dry_run
+        )
 
     @_localized
     def get_user(self, login: str) -> User:
@@ -260,14 +268,15 @@ class RecoveryService:
         confirmation: str,
         *,
         origin: str | None = None,
-    ) -> None:
+    ) -> PasswordChanged:
         """Change the password, signing in with the ordinary or the temporary one.
 
         On success the temporary password is consumed, every lock cleared, and a
         notice goes to the verified recovery address (if that mail fails, the change
-        stands and the failure is audited).
+        stands and the failure is audited). The answer's ``message()`` is "Clave
+        recuperada con éxito." after a recovery.
         """
-        signin.change_password(
+        return signin.change_password(
             self._ctx, self._delivery, login, current_password, new_password, confirmation, origin
         )
 

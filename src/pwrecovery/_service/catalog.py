@@ -9,6 +9,7 @@ action, and ``origin`` records where it came from.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Literal
 
 import attrs
@@ -137,28 +138,13 @@ def _row_problem(ctx: Context, row: object) -> tuple[str, UserRecord | None]:
     return "", record
 
 
-def import_users(
-    ctx: Context,
-    delivery: Delivery,
-    rows: Iterable[ImportedUser],
-    *,
-    mail: Literal["immediate", "queued"],
-    origin: object,
-) -> list[User]:
-    """Import users with their existing password hashes, all or nothing.
-
-    Every bad row is reported at once (``ImportRejected.rows``) and nothing is
-    imported. Addresses vouched for by the host count at once (audited as such);
-    the others get a verification code, queued in the same transaction when
-    ``mail="queued"`` or when this service has no key.
-    """
-    now = ctx.now()
-    given = list(rows)
+def _checked_rows(ctx: Context, rows: Iterable[ImportedUser], now: datetime) -> list[UserRecord]:
+    """Every row checked: their records, or ``ImportRejected`` naming each bad row."""
     taken = {user.key for user in ctx.store.list_users()}
     bad: list[tuple[int, str, str]] = []
     records: list[UserRecord] = []
     seen: set[str] = set()
-    for number, row in enumerate(given, 1):
+    for number, row in enumerate(rows, 1):
         shown = printable_identifier(getattr(row, "login", ""))
         reason, record = _row_problem(ctx, row)
         if record is not None and record.key in seen:
@@ -172,6 +158,31 @@ def import_users(
         records.append(attrs.evolve(record, created_at=now))
     if bad:
         raise ImportRejected(bad)
+    return records
+
+
+def import_users(
+    ctx: Context,
+    delivery: Delivery,
+    rows: Iterable[ImportedUser],
+    *,
+    mail: Literal["immediate", "queued"],
+    origin: object,
+    dry_run: bool = False,
+) -> list[User]:
+    """Import users with their existing password hashes, all or nothing.
+
+    Every bad row is reported at once (``ImportRejected.rows``) and nothing is
+    imported. Addresses vouched for by the host count at once (audited as such);
+    the others get a verification code, queued in the same transaction when
+    ``mail="queued"`` or when this service has no key. With ``dry_run`` every
+    check runs and the users that would be created are returned, but nothing is
+    written, audited or mailed.
+    """
+    now = ctx.now()
+    records = _checked_rows(ctx, rows, now)
+    if dry_run:
+        return [record.to_user() for record in records]
     queue = mail == "queued" or ctx.box is None
     events: list[AuditEvent] = []
     enqueue = []

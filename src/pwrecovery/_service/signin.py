@@ -42,7 +42,7 @@ from pwrecovery.exceptions import (
     TemporaryPasswordExpired,
     TooManyAttempts,
 )
-from pwrecovery.models import LoginResult, LoginStatus, Purpose
+from pwrecovery.models import LoginResult, LoginStatus, PasswordChanged, Purpose
 from pwrecovery.records import Attempts, Throttle, UserRecord
 
 Action = Literal["sign_in", "password_change"]
@@ -308,7 +308,7 @@ def change_password(
     new_password: str,
     confirmation: str,
     origin: object,
-) -> None:
+) -> PasswordChanged:
     """Change the password, signing in with the ordinary or the temporary one."""
     now = ctx.now()
     typed = Typed.of(current_password, ctx)
@@ -357,6 +357,7 @@ def change_password(
             locale=changed.locale or ctx.locale,
         )
         delivery.notify(notice, changed.key, now, origin)
+    return PasswordChanged(checked.via, texts=ctx.texts, locale=ctx.locale)
 
 
 def _store_new_password(

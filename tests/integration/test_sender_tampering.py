@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import pwrecovery as pr
+from pwrecovery.testing import StaticTokenProvider
 from pwrecovery.testing.smtp import (
     Certificates,
     SmtpServer,
@@ -184,8 +185,19 @@ def settings(host: str, port: int, username: str) -> pr.SenderSettings:
     )
 
 
-def service_on(store: pr.Store, mailer: pr.Mailer, key: str | list[str]) -> pr.RecoveryService:
-    return pr.RecoveryService(store=store, mailer=mailer, secret_key=key, hasher=cheap_hasher())
+def service_on(
+    store: pr.Store,
+    mailer: pr.Mailer,
+    key: str | list[str],
+    token_provider: pr.TokenProvider | None = None,
+) -> pr.RecoveryService:
+    return pr.RecoveryService(
+        store=store,
+        mailer=mailer,
+        secret_key=key,
+        hasher=cheap_hasher(),
+        token_provider=token_provider,
+    )
 
 
 def set_up_company(place: Place, network: Network, mailer: pr.SmtpMailer) -> Company:
@@ -257,20 +269,24 @@ def test_edited_sender_row_is_never_used(
     place: Place, network: Network, mailer: pr.SmtpMailer, field: str
 ) -> None:
     """A sender row edited without the key is skipped: no connection goes where it points
-    (the intruder's server records no AUTH at all), juan's recovery fails over to the next
-    sender and arrives, the skip is audited ``sender_tampered``, and ``readiness()`` and
-    ``problems()`` list it. Release 1 fails: it opens the edited row and connects to it
-    (for ``host`` and ``port``, the intruder's server receives AUTH PLAIN with the
-    company's password)."""
+    (the intruder's server records no AUTH at all) and the token provider is not asked
+    (an XOAUTH2 edit would hand it the password as a refresh token), juan's recovery fails
+    over to the next sender and arrives, the skip is audited ``sender_tampered``, and
+    ``readiness()`` and ``problems()`` list it. Release 1 fails: it has no
+    ``sender_tampered``, and uses the edited row (run against release 1's code, the port
+    edit gave the intruder's server a successful AUTH PLAIN with the company's password
+    and juan's temporary password)."""
     company = set_up_company(place, network, mailer)
     column, value = EDITS[field]
     place.edit(column, value(network), company.supervisors.id)
     # The next "Recuperar clave", from a workstation that starts now.
-    service = service_on(place.open(), mailer, company.key)
+    provider = StaticTokenProvider({COMPANY_USER: "a-valid-access-token"})
+    service = service_on(place.open(), mailer, company.key, provider)
     service.request_recovery("juan")
     assert_recovery_failed_over(company, network)
     assert_reported_tampered(service, company.supervisors.id)
     assert_nothing_reached_the_edited_row(network)
+    assert [] == provider.calls
 
 
 def test_unbound_display_name_edit_still_sends(

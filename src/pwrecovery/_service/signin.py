@@ -131,15 +131,25 @@ def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _T
     raise AssertionError  # pragma: no cover (the loops return or raise)
 
 
-def _target(user: UserRecord | None, typed: Typed) -> tuple[str | None, Route]:
+@attrs.frozen
+class _Target:
+    """The stored hash a typed text is checked against (hidden from ``repr``, as in the
+    records: a traceback's locals must not carry it to an error reporter), and which
+    password that is."""
+
+    hash: str | None = attrs.field(repr=False)
+    via: Route
+
+
+def _target(user: UserRecord | None, typed: Typed) -> _Target:
     """Which stored hash the typed text is checked against, and which password that is:
     the form of the text decides, not the state, so every state costs one check."""
     if user is None:
-        return None, "password"
+        return _Target(None, "password")
     temporary = user.temporary
     if typed.route == "temporary" and temporary is not None and temporary.hash is not None:
-        return temporary.hash, "temporary"
-    return user.password_hash, "password"
+        return _Target(temporary.hash, "temporary")
+    return _Target(user.password_hash, "password")
 
 
 def check_credentials(
@@ -149,21 +159,21 @@ def check_credentials(
     caller to settle with its own write."""
     taken = take_attempt(ctx, login, typed.route, now)
     user = taken.user
-    encoded, via = _target(user, typed)
+    target = _target(user, typed)
     if taken.wait is not None:
         ctx.check(None, typed.text)  # the same work as any other answer
         ctx.store.append_audit(
             (ctx.event(f"{action}_refused", taken.label, now, origin, reason="locked"),)
         )
         raise TooManyAttempts(taken.wait)
-    matched = ctx.check(encoded, typed.text)
+    matched = ctx.check(target.hash, typed.text)
     if user is None or not matched:
         raise _refusal(ctx, taken, typed.route, now, origin, action)
     if user.disabled:
         _clear(ctx, user, typed.route, now, origin, f"{action}_refused", reason="account_disabled")
         raise AccountDisabled
     if (
-        via == "temporary"
+        target.via == "temporary"
         and user.temporary is not None
         and accounts.temporary_expired(user.temporary, now)
     ):
@@ -177,7 +187,7 @@ def check_credentials(
             reason="temporary_password_expired",
         )
         raise TemporaryPasswordExpired
-    return Checked(user, via, typed.route)
+    return Checked(user, target.via, typed.route)
 
 
 def _refusal(

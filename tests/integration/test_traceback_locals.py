@@ -378,20 +378,7 @@ def test_no_secret_in_a_local_below_the_public_method(story: Story, case: str) -
     assert [] == leaked("\n".join(shown), story.secrets())
 
 
-# The cases whose public method is given a secret: its facade frame shows it (see below).
-TAKES_SECRETS = {c for c in CASES if c.startswith(("authenticate", "change", "confirm"))}
-TAKES_SECRETS.add("configure_refused_by_server")
-WRAPPER_LEAK = pytest.mark.xfail(
-    strict=True,
-    reason="bug in _service/__init__.py (not this branch's file): the _localized wrapper "
-    "holds the public method's arguments as plain `args`/`kwargs` locals",
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=WRAPPER_LEAK) if c in TAKES_SECRETS else c for c in CASES],
-)
+@pytest.mark.parametrize("case", CASES)
 def test_no_secret_in_the_formatted_traceback(story: Story, case: str) -> None:
     """The whole text an error reporter would keep (``TracebackException(...,
     capture_locals=True)``, every chained exception included) holds no secret outside the

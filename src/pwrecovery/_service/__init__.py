@@ -19,7 +19,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Concatenate, Final, Literal, ParamSpec, TypeVar
+from typing import Concatenate, Final, Generic, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pwrecovery import _i18n
@@ -51,6 +51,22 @@ P = ParamSpec("P")
 _DELIVERY_MODES: Final = ("immediate", "queued")
 
 
+class _Call(Generic[T]):
+    """A call of a public method, held so that its arguments (passwords among them) are
+    not a local of the wrapper: a traceback formatted with locals shows ``<call>``."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Callable[[], T]) -> None:
+        self._run = run
+
+    def __call__(self) -> T:
+        return self._run()
+
+    def __repr__(self) -> str:
+        return "<call>"
+
+
 def _localized(
     method: Callable[Concatenate[RecoveryService, P], T],
 ) -> Callable[Concatenate[RecoveryService, P], T]:
@@ -58,8 +74,10 @@ def _localized(
 
     @functools.wraps(method)
     def wrapper(self: RecoveryService, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        call = _Call(functools.partial(method, self, *args, **kwargs))
+        del args, kwargs
         try:
-            return method(self, *args, **kwargs)
+            return call()
         except PwRecoveryError as error:
             error.locale = self.locale
             error._texts = self._ctx.texts  # noqa: SLF001 (the service lends its catalogs)

@@ -1,4 +1,5 @@
-"""``SqliteStore``: the reference ``Store`` on one SQLite file, shared by workstations.
+"""``SqliteStore``: the reference ``Store`` on one SQLite file, shared by the processes of
+one machine (several machines share a server store: ``SqlAlchemyStore``).
 
 Only the standard library: no extra dependency on the desktop.
 
@@ -10,8 +11,8 @@ Only the standard library: no extra dependency on the desktop.
   method is one transaction and versioned rows are written conditionally.
 - The file (and SQLite's ``-wal`` and ``-shm`` beside it, which take its mode)
   is readable by its owner only on POSIX: created so, or narrowed when opened
-  (a file release 1 made 0644, or one named by a ``file:`` URI); ``secure_delete`` overwrites
-  what is deleted, and the WAL is checkpointed after an outbox message goes.
+  (a file release 1 made 0644, or one named by a ``file:`` URI); ``secure_delete``
+  overwrites what is deleted, and the WAL is checkpointed after an outbox message goes.
 
 Every ``sqlite3`` error is translated here, at the border, into
 ``StoreUnavailable`` (a duplicate key into a lost race).
@@ -87,7 +88,10 @@ def _narrow(connection: sqlite3.Connection) -> None:
 
 
 class SqliteStore(SqlStore):
-    """A ``Store`` in one SQLite file; open the same path from every workstation.
+    """A ``Store`` in one SQLite file; every process of the machine opens the same path.
+
+    SQLite's WAL needs a local disk: workstations on several machines share a server
+    store (``SqlAlchemyStore``) instead of a file on a network drive.
 
     >>> import tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as folder:

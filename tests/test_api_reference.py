@@ -56,11 +56,12 @@ def test_every_public_name_has_a_reference_entry(module: str, names: list[str]) 
 
 
 def test_whole_modules_are_rendered() -> None:
-    """The test kit, its plugin and SMTP server, and the store records are rendered whole."""
+    """The test kit (plugin, SMTP server, Store contract) and the store records are rendered."""
     assert {
         "pwrecovery.testing",
         "pwrecovery.testing.plugin",
         "pwrecovery.testing.smtp",
+        "pwrecovery.testing.contract",
         "pwrecovery.records",
         "pwrecovery.oauth",
     } <= rendered()

@@ -3,7 +3,7 @@
     nox                      the tests on 3.11, 3.12 and 3.13 (each must be on PATH)
     nox -s tests-3.12        the tests on one Python; arguments after -- go to pytest
     nox -s docs              the documentation site, built with --strict
-    nox -s mutants           mutation testing of the core (about 3 hours on 2 cores; not in CI)
+    nox -s mutants           mutation testing of the core (about 6 hours on 2 cores; not in CI)
 
 Each session installs the project with its ``dev`` extra into its own virtual environment
 under ``.nox/``, as the README does into ``.venv``.

@@ -20,6 +20,8 @@ MEMBER = re.compile(r"^ {8}- (?P<name>\w+)$", re.MULTILINE)
 def exported(module: str) -> list[str]:
     """A module's ``__all__``, read from its source (mkdocstrings reads the source too)."""
     source = ROOT / "src" / Path(*module.split(".")).with_suffix(".py")
+    if not source.exists():  # a package
+        source = ROOT / "src" / Path(*module.split(".")) / "__init__.py"
     for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and any(
             isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets

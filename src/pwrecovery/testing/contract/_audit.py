@@ -15,7 +15,8 @@ from pwrecovery.testing.contract._records import (
 
 
 class AuditContract:
-    """The audit trail: kept in order, fields round-trip, filtered by login key. Mixed into ``StoreContract``."""
+    """The audit trail: kept in order, fields round-trip, filtered by login key.
+    Mixed into ``StoreContract``."""
 
     def test_audit_events_are_kept_in_order(self, store: Store) -> None:
         """Events given with every write are kept, oldest first."""

@@ -16,7 +16,8 @@ from pwrecovery.testing.contract._records import (
 
 
 class OutboxContract:
-    """The outbox: messages ride on user writes, come due in order, are claimed and deleted once. Mixed into ``StoreContract``."""
+    """The outbox: messages ride on user writes, come due in order, are claimed and deleted once.
+    Mixed into ``StoreContract``."""
 
     def test_enqueue_rides_on_the_user_update(self, store: Store) -> None:
         """Messages given to update_user are stored (version 1) with it, and only if it

@@ -25,7 +25,8 @@ from pwrecovery.testing.contract._records import (
 
 
 class SendersContract:
-    """Sender accounts: saves, conditional usage updates, the owner's role, racing saves. Mixed into ``StoreContract``."""
+    """Sender accounts: saves, conditional usage updates, the owner's role, racing saves.
+    Mixed into ``StoreContract``."""
 
     def test_put_sender_inserts_and_replaces_by_id(self, store: Store) -> None:
         """put_sender adds a new id (version 1), and replaces the sender that has the id

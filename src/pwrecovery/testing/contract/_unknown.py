@@ -18,7 +18,8 @@ from pwrecovery.testing.contract._records import (
 
 
 class UnknownLoginsContract:
-    """Logins that do not exist: the fingerprint key and the bounded counters. Mixed into ``StoreContract``."""
+    """Logins that do not exist: the fingerprint key and the bounded counters.
+    Mixed into ``StoreContract``."""
 
     def test_fingerprint_key_is_made_once(self, store: Store) -> None:
         """The store's fingerprint key is 32 random bytes, the same on every read."""

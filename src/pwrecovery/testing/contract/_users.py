@@ -27,7 +27,8 @@ from pwrecovery.testing.contract._records import (
 
 
 class UsersContract:
-    """The users: lookups, batches, conditional writes, fields, times. Mixed into ``StoreContract``."""
+    """The users: lookups, batches, conditional writes, fields, times.
+    Mixed into ``StoreContract``."""
 
     def test_store_implements_the_port(self, store: Store) -> None:
         """The store is a ``pwrecovery.Store``."""

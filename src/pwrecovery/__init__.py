@@ -85,7 +85,15 @@ from pwrecovery.models import (
     SenderSettings,
     User,
 )
-from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
+from pwrecovery.ports import (
+    Clock,
+    Mailer,
+    MailSession,
+    PasswordHasher,
+    SessionMailer,
+    Store,
+    TokenProvider,
+)
 
 try:
     __version__ = metadata.version("pwrecovery")
@@ -117,6 +125,7 @@ __all__ = [
     "InvalidLogin",
     "LoginResult",
     "LoginStatus",
+    "MailSession",
     "Mailer",
     "ManualClock",
     "NoSenderConfigured",
@@ -148,6 +157,7 @@ __all__ = [
     "SenderInUse",
     "SenderSettings",
     "SenderUnreachable",
+    "SessionMailer",
     "SmtpMailer",
     "SqliteStore",
     "Store",

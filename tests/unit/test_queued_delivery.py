@@ -14,7 +14,6 @@ import pwrecovery as pr
 from pwrecovery import records
 from tests.conftest import ServiceFactory
 from tests.helpers import (
-    SMTP_PASSWORD,
     USER_PASSWORD,
     sender_settings,
     temporary_password_in,
@@ -412,7 +411,7 @@ def test_a_mailer_without_sessions_sends_one_by_one(
     plain = make_service(mailer=SendOnly(mailer), policy=pr.Policy(smtp_logins_per_minute=3))
     assert pr.DeliveryReport(sent=3, retried=2) == plain.deliver_pending()
     assert (3, []) == (len(mailer.logins), mailer.sessions)
-    unsent = {login for login in logins} - {a.split("@")[0] for a in recipients(mailer)}
+    unsent = set(logins) - {a.split("@")[0] for a in recipients(mailer)}
     for login in unsent:
         failed = [e for e in plain.audit_trail(login) if e.kind == "delivery_attempt_failed"]
         assert ["budget"] == [e.detail["reason"] for e in failed]

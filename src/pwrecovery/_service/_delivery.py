@@ -61,6 +61,7 @@ class Outcome:
     permanent: bool = False
     reply_code: int = 0
     retry_after: timedelta | None = None
+    reason: str = ""  # the client's own reason for a refusal (smtputf8_unsupported)
 
     @property
     def sent(self) -> bool:
@@ -70,9 +71,8 @@ class Outcome:
         """The error for a delivery that did not happen."""
         if self.attempts == 0 and self.retry_after is not None:
             return RateLimited(self.retry_after)
-        if self.permanent:
-            return DeliveryRejected(attempts=self.attempts, reply_code=self.reply_code)
-        return DeliveryFailed(attempts=self.attempts, reply_code=self.reply_code)
+        kind = DeliveryRejected if self.permanent else DeliveryFailed
+        return kind(attempts=self.attempts, reply_code=self.reply_code, reason=self.reason)
 
 
 @attrs.define
@@ -89,6 +89,7 @@ class Tally:
     attempts: int = 0  # senders a login was tried with for this mail
     permanent: int = 0  # of which refused the mail for good
     reply: int = 0
+    reason: str = ""
     waits: list[timedelta] = attrs.Factory(list)
 
     def failed(self, sender: str, reason: str, now: datetime, **detail: str) -> None:
@@ -115,6 +116,8 @@ class Tally:
         cause = getattr(error, "reason", "")
         if isinstance(cause, str) and cause:
             detail["cause"] = cause
+        if isinstance(error, DeliveryFailed):
+            self.reason = error.reason
         self.failed(sender, error.code, now, **detail)
         if isinstance(error, DeliveryRejected):
             self.permanent += 1
@@ -147,6 +150,7 @@ class Tally:
             permanent=self.attempts > 0 and self.permanent == self.attempts,
             reply_code=self.reply,
             retry_after=min(self.waits) if self.waits else None,
+            reason=self.reason,
         )
 
 

@@ -306,8 +306,11 @@ class SmtpSession:
         return f"SmtpSession({self._settings.host}:{self._settings.port})"
 
     def send(self, message: EmailMessage) -> None:
+        self.send_checked(message, recipients_of(message))
+
+    def send_checked(self, message: EmailMessage, recipients: list[str]) -> None:
+        """``send`` for a message ``recipients_of`` has checked already."""
         settings = self._settings
-        recipients = recipients_of(message)
         if self._lost:
             raise SenderUnreachable(settings.host, settings.port, "connection")
         sender = ascii_domain_address(settings.from_address)
@@ -372,9 +375,9 @@ class SmtpMailer:
             self._check_from(smtp, settings)
 
     def send(self, settings: SenderSettings, password: str, message: EmailMessage) -> None:
-        recipients_of(message)  # a bad message is refused before connecting
+        recipients = recipients_of(message)  # a bad message is refused before connecting
         with self.session(settings, password) as session:
-            session.send(message)
+            session.send_checked(message, recipients)
 
     @contextmanager
     def session(self, settings: SenderSettings, password: str) -> Iterator[SmtpSession]:

@@ -150,11 +150,20 @@ def make_certificates(
 
 @attrs.define
 class Received:
-    """One message as the server received it: envelope and parsed message."""
+    """One message as the server received it: the envelope, the bytes (``raw``), and the
+    message parsed from them on first use (``message``): parsing is the costliest thing
+    the server does, and it runs in the tests' own process."""
 
     mail_from: str
     rcpt_tos: list[str]
-    message: EmailMessage
+    raw: bytes = attrs.field(repr=False)
+    _parsed: EmailMessage | None = attrs.field(default=None, repr=False, eq=False)
+
+    @property
+    def message(self) -> EmailMessage:
+        if self._parsed is None:
+            self._parsed = message_from_bytes(self.raw, _class=EmailMessage, policy=policy.default)
+        return self._parsed
 
 
 @attrs.define(eq=False)
@@ -337,8 +346,7 @@ class SmtpServer:
         if self.data_reply is not None:
             return self.data_reply
         content = envelope.original_content or b""
-        message = message_from_bytes(content, _class=EmailMessage, policy=policy.default)
-        self.outbox.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos), message))
+        self.outbox.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos), content))
         self._taken[id(session)] = self._taken.get(id(session), 0) + 1
         return "250 2.0.0 OK"
 

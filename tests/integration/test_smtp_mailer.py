@@ -354,6 +354,31 @@ def test_utf8_recipient_without_smtputf8_is_refused_for_good(certificates: Certi
     assert "no ofrece SMTPUTF8" in str(caught.value)
 
 
+def test_utf8_from_address_is_checked_with_smtputf8(certificates: Certificates) -> None:
+    """A From address with a UTF-8 local part is offered with SMTPUTF8 when the server has
+    it, and refused on save (SenderAddressRefused, 555) when it has not."""
+    utf8_sender = "envíos@empresa.mx"
+    for smtputf8 in (True, False):
+        with running_smtp_server(
+            "starttls", certificates, {SENDER: SMTP_PASSWORD}, smtputf8=smtputf8
+        ) as server:
+            mailer = pr.SmtpMailer(timeout=5.0, ssl_context=certificates.client_context())
+            settings = pr.SenderSettings(
+                HOST, server.port, pr.Security.STARTTLS, SENDER, utf8_sender
+            )
+            if smtputf8:
+                mailer.verify(settings, SMTP_PASSWORD)
+                assert [utf8_sender] == server.mail_from
+            else:
+                with pytest.raises(pr.SenderAddressRefused) as caught:
+                    mailer.verify(settings, SMTP_PASSWORD)
+                assert (utf8_sender, 555, []) == (
+                    caught.value.address,
+                    caught.value.reply_code,
+                    server.mail_from,
+                )
+
+
 def test_internationalised_recipient(
     starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:

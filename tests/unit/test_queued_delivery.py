@@ -594,3 +594,26 @@ def test_immediate_delivery_audits_the_reply_code(
     assert 550 == caught.value.reply_code
     failed = [e for e in queued.audit_trail("juan") if e.kind == "delivery_attempt_failed"][-1]
     assert "550" == failed.detail["reply"]
+
+
+def test_without_sessions_a_refused_login_takes_the_sender_out_of_the_run(
+    make_service: ServiceFactory, queued: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """A mailer without sessions: the first send through a sender whose password the
+    server now refuses fails its login; that sender takes no more mail in the run, and
+    every mail goes through the next sender."""
+    logins = with_users(queued, mailer, 3)
+    queued.configure_sender("usuario0", sender_settings("smtp.otro.mx", "otro@empresa.mx"), "x")
+    mailer.logins.clear()
+    mailer.passwords["envios@empresa.mx"] = "changed on the server"
+    queue_for(queued, logins)
+    plain = make_service(mailer=SendOnly(mailer))
+    assert pr.DeliveryReport(sent=3) == plain.deliver_pending()
+    assert ["smtp.empresa.mx"] + ["smtp.otro.mx"] * 3 == [host for host, _ in mailer.logins]
+    reasons = sorted(
+        e.detail["reason"]
+        for login in logins
+        for e in plain.audit_trail(login)
+        if e.kind == "delivery_attempt_failed"
+    )
+    assert ["sender_auth_failed"] * 3 == reasons

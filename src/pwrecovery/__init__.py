@@ -86,7 +86,15 @@ from pwrecovery.models import (
     SenderSettings,
     User,
 )
-from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
+from pwrecovery.ports import (
+    Clock,
+    Mailer,
+    MailSession,
+    PasswordHasher,
+    SessionMailer,
+    Store,
+    TokenProvider,
+)
 
 try:
     __version__ = metadata.version("pwrecovery")
@@ -118,6 +126,7 @@ __all__ = [
     "InvalidLogin",
     "LoginResult",
     "LoginStatus",
+    "MailSession",
     "Mailer",
     "ManualClock",
     "NoSenderConfigured",
@@ -150,6 +159,7 @@ __all__ = [
     "SenderInUse",
     "SenderSettings",
     "SenderUnreachable",
+    "SessionMailer",
     "SmtpMailer",
     "SqliteStore",
     "Store",

@@ -38,7 +38,7 @@ or one error.
     │   ├── SenderUnreachable          sender_unreachable         .host .port .reason
     │   ├── SenderAddressRefused       sender_address_refused     .host .address .reply_code
     │   ├── TokenUnavailable           token_unavailable          .sender_id
-    │   └── DeliveryFailed             delivery_failed            .attempts .reply_code
+    │   └── DeliveryFailed             delivery_failed            .attempts .reply_code .reason
     │       └── DeliveryRejected       delivery_rejected          (permanent)
     ├── SecretError                    the encryption key
     │   ├── SecretKeyInvalid           secret_key_invalid
@@ -404,18 +404,27 @@ class TokenUnavailable(SenderError):
 
 
 class DeliveryFailed(SenderError):
-    """No sender could deliver the mail now; trying later may work."""
+    """No sender could deliver the mail now; trying later may work.
+
+    ``reply_code`` is the server's reply code when one refused the mail; ``reason``
+    names a refusal the client made itself (``smtputf8_unsupported``: the recipient
+    needs SMTPUTF8 and the server does not offer it), else it is empty.
+    """
 
     code = "delivery_failed"
 
-    def __init__(self, attempts: int = 0, reply_code: int = 0) -> None:
-        super().__init__(attempts=attempts, reply_code=reply_code)
+    def __init__(self, attempts: int = 0, reply_code: int = 0, reason: str = "") -> None:
+        super().__init__(attempts=attempts, reply_code=reply_code, reason=reason)
         self.attempts = attempts
         self.reply_code = reply_code
+        self.reason = reason
 
     def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
-        del texts, locale
-        return {"attempts": self.attempts, "reply": self.reply_code or "-"}
+        reply = str(self.reply_code or "-")
+        msgid = f"unreachable.{self.reason}"
+        if self.reason and msgid in texts.msgids():
+            reply = f"{reply}, {texts.text(locale, msgid)}"
+        return {"attempts": self.attempts, "reply": reply}
 
 
 class DeliveryRejected(DeliveryFailed):

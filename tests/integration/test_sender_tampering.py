@@ -432,12 +432,6 @@ class EditsAfterListing:
         return senders
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in _service/_delivery.py (not this branch's file): _through_senders opens the "
-    "secret of the record listed first, then sends with the settings of the record "
-    "_take_login reads again, without checking they are the same",
-)
 def test_row_edited_during_a_request_is_not_used(
     place: Place, network: Network, mailer: pr.SmtpMailer
 ) -> None:
@@ -453,12 +447,6 @@ def test_row_edited_during_a_request_is_not_used(
     assert ([], 0) == (network.intruder.logins, network.company_wire.connections)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in _service/_delivery.py (not this branch's file): _reseal reads the row "
-    "again and seals the secret bound to whatever settings it finds there, so an edit "
-    "landing between the open and the reseal is laundered into a valid binding",
-)
 def test_reseal_never_binds_an_edit(place: Place, network: Network, mailer: pr.SmtpMailer) -> None:
     """A reseal (here: a rotated key) must seal the secret for the settings it was opened
     with; an edit that lands in between stays detected."""

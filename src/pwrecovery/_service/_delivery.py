@@ -44,7 +44,7 @@ from pwrecovery.exceptions import (
     TokenUnavailable,
 )
 from pwrecovery.models import AuditEvent, Authentication, SenderAccount
-from pwrecovery.ports import MailSession
+from pwrecovery.ports import MailSession, TokenProvider
 from pwrecovery.records import QueuedMessage, SenderRecord
 
 _TOKEN_MARGIN: Final = timedelta(minutes=5)  # an access token is renewed this long before it ends
@@ -292,6 +292,7 @@ class Delivery:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._tokens: dict[str, _Token] = {}
+        self._builtin: TokenProvider | None = None
         self._lock = threading.Lock()
 
     @property
@@ -367,23 +368,37 @@ class Delivery:
         box = self._ctx.require_box()
         opened = box.open(record.secret, record.account)
         if opened.needs_reseal:
-            self._reseal(record.account.id, opened.secret, now, "resealed")
+            self._reseal(record, opened.secret, now, "resealed")
         return opened.secret
 
-    def _reseal(self, sender_id: str, secret: Secret, now: datetime, kind: str) -> None:
+    def _reseal(self, opened: SenderRecord, secret: Secret, now: datetime, kind: str) -> None:
+        """Seal ``secret`` again for the sender as it was opened. Only if the row is still
+        the one opened: an edit made in between must never become a valid binding."""
         box = self._ctx.require_box()
-        for attempt in self._ctx.uow.sender(sender_id):
+        for attempt in self._ctx.uow.sender(opened.account.id):
             with attempt as record:
-                if record is None:
+                if record is None or (record.account, record.secret) != (
+                    opened.account,
+                    opened.secret,
+                ):
                     return
                 sealed = attrs.evolve(record, secret=box.seal(secret, record.account))
-                event = self._ctx.event(f"sender_secret_{kind}", None, now, sender=sender_id)
+                event = self._ctx.event(
+                    f"sender_secret_{kind}", None, now, sender=opened.account.id
+                )
                 attempt.save(sealed, events=(event,))
                 return
 
-    def login_secret(self, account: SenderAccount, stored: Secret, now: datetime) -> Secret:
+    def login_secret(
+        self,
+        account: SenderAccount,
+        stored: Secret,
+        now: datetime,
+        record: SenderRecord | None = None,
+    ) -> Secret:
         """What the mailer logs in with: the stored password, or for XOAUTH2 an access
-        token from the provider (reused until shortly before it ends)."""
+        token from the provider (reused until shortly before it ends). ``record`` is the
+        row the secret came from, where a rotated refresh token is stored back."""
         if account.settings.authentication is not Authentication.XOAUTH2:
             return stored
         with self._lock:
@@ -394,7 +409,7 @@ class Delivery:
             and (cached.expires_at is None or now < cached.expires_at - _TOKEN_MARGIN)
         ):
             return cached.token
-        provider = self._ctx.token_provider
+        provider = self._ctx.token_provider or self._builtin_provider(stored)
         if provider is None:
             raise TokenUnavailable(account.id)
         try:
@@ -407,14 +422,28 @@ class Delivery:
         source = stored
         if rotated is not None and rotated != stored.reveal():
             # The provider rotated the refresh token: the old one may already be dead, so
-            # the new one is stored at once, sealed like a password.
-            source = Secret(rotated)
-            self._reseal(account.id, source, now, "rotated")
+            # the new one is stored at once, sealed like a password (inside the bundle,
+            # for a built-in provider's credentials).
+            source = Secret(_with_refresh_token(stored.reveal(), rotated))
+            if record is not None:
+                self._reseal(record, source, now, "rotated")
         entry = _Token(Secret(token), expires_at if expires_at is not None else None, source)
         if expires_at is not None:
             with self._lock:
                 self._tokens[account.id] = entry
         return entry.token
+
+    def _builtin_provider(self, stored: Secret) -> TokenProvider | None:
+        """For a credential bundle of ``pwrecovery.oauth`` (as ``pwrecovery sender add
+        --oauth`` stores) when the host gave no provider: the built-in one."""
+        from pwrecovery import oauth  # noqa: PLC0415 (only OAuth senders need it)
+
+        if oauth.bundle_kind(stored.reveal()) is None:
+            return None
+        with self._lock:
+            if self._builtin is None:
+                self._builtin = oauth.BuiltinTokenProvider()
+            return self._builtin
 
     # -- sending -------------------------------------------------------------------
 
@@ -462,10 +491,11 @@ class Delivery:
             if isinstance(ready, Refusal):
                 ready.charge(tally, now)
                 continue
-            account, stored = ready
+            record, stored = ready
+            account = record.account
             tally.attempts += 1
             try:
-                password = self.login_secret(account, stored, now)
+                password = self.login_secret(account, stored, now, record)
                 if content is None:
                     ctx.mailer.verify(account.settings, password.reveal())
                 else:
@@ -492,22 +522,24 @@ class Delivery:
 
     def _ready(
         self, candidate: SenderRecord, now: datetime
-    ) -> tuple[SenderAccount, Secret] | Refusal:
-        """Before a login: the sender's secret opened and one login taken from its
-        budget; or why it cannot be used now."""
+    ) -> tuple[SenderRecord, Secret] | Refusal:
+        """Before a login: one login taken from the sender's budget and its secret opened;
+        or why it cannot be used now."""
         sender_id = candidate.account.id
-        try:
-            stored = self.open_secret(candidate, now)
-        except SecretTampered:
-            return Refusal(sender_id, tampered=True)
-        except SecretUndecryptable:
-            return Refusal(sender_id, SecretUndecryptable.code)
         taken = self.take_login(sender_id, now)
         if taken is None:
             return Refusal(sender_id)  # removed meanwhile
         if isinstance(taken, timedelta):
             return Refusal(sender_id, "budget", wait=taken)
-        return taken.account, stored
+        # The secret is opened from the row as it is now, the one the login goes to: an
+        # edit made since the senders were listed is caught here, not sent to.
+        try:
+            stored = self.open_secret(taken, now)
+        except SecretTampered:
+            return Refusal(sender_id, tampered=True)
+        except SecretUndecryptable:
+            return Refusal(sender_id, SecretUndecryptable.code)
+        return taken, stored
 
     def open_session(self, candidate: SenderRecord, now: datetime) -> SenderSession | Refusal:
         """Log in to ``candidate`` once for several mails (one login from its budget), or
@@ -516,11 +548,12 @@ class Delivery:
         ready = self._ready(candidate, now)
         if isinstance(ready, Refusal):
             return ready
-        account, stored = ready
+        record, stored = ready
+        account = record.account
         stack = contextlib.ExitStack()
         opener = getattr(self._ctx.mailer, "session", None)
         try:
-            password = self.login_secret(account, stored, now)
+            password = self.login_secret(account, stored, now, record)
             if not callable(opener):
                 return SenderSession(self, account, password, None, stack)
             session = stack.enter_context(opener(account.settings, password.reveal()))
@@ -587,6 +620,16 @@ class Delivery:
             created_at=now,
             next_attempt_at=now,
         )
+
+
+def _with_refresh_token(stored: str, rotated: str) -> str:
+    """What to store after a rotation: the built-in provider's bundle with its new refresh
+    token, or the new refresh token itself for a host's provider."""
+    from pwrecovery import oauth  # noqa: PLC0415 (imported only when a token rotates)
+
+    if oauth.bundle_kind(stored) is None:
+        return rotated
+    return oauth.with_refresh_token(stored, rotated)
 
 
 def _token_parts(answer: object) -> tuple[str, datetime | None, str | None]:

@@ -130,7 +130,7 @@ def readiness(
             continue
         if verify_senders:
             try:
-                secret = delivery.login_secret(record.account, stored, now)
+                secret = delivery.login_secret(record.account, stored, now, record)
                 ctx.mailer.verify(record.account.settings, secret.reveal())
             except PwRecoveryError as error:
                 error.locale = ctx.locale

@@ -31,7 +31,7 @@ OTHER_SENDER = "respaldo@empresa.mx"
 SUPERVISOR_PASSWORD = "Supervisor de 2026"
 USER_PASSWORD = "Caballo azul 77"
 NEW_PASSWORD = "Tortuga verde 2026"
-VERIFICATION_SUBJECT = "Código para autenticar tu correo de recuperación"
+VERIFICATION_SUBJECT = "Código para autenticar tu correo de recuperación de la aplicación"
 
 
 def service_on(db_path: Path, mta: Mta, *, timeout: float = 5.0) -> pr.RecoveryService:
@@ -290,7 +290,7 @@ def test_utf8_local_part_is_delivered_with_smtputf8(empty_mta: Mta, db_path: Pat
     (to,) = mail["To"].addresses
     assert ("Juan Pérez", "josé", "empresa.mx") == (to.display_name, to.username, to.domain)
     raw = mta.raw_messages("josé@empresa.mx")[-1]
-    assert ["Subject: Tu clave temporal de acceso"] == raw_header_lines(raw, "Subject")
+    assert ["Subject: Tu clave temporal para la aplicación"] == raw_header_lines(raw, "Subject")
     assert ["To: Juan Pérez <josé@empresa.mx>"] == raw_header_lines(raw, "To")
     temporary = temporary_password_in(mail)
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("juan", temporary).status

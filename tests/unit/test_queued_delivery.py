@@ -210,13 +210,21 @@ def test_expired_mail_is_dropped(
     assert (pr.DeliveryReport(dropped=1), []) == (queued.deliver_pending(), mailer.outbox)
 
 
-def test_wrong_key_abandons(
-    make_service: ServiceFactory, queued: pr.RecoveryService, mailer: pr.RecordingMailer
+def test_a_worker_with_the_wrong_key_keeps_the_mail_for_the_right_one(
+    make_service: ServiceFactory,
+    queued: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    clock: pr.ManualClock,
 ) -> None:
-    """A worker holding the wrong key cannot read the mail: it gives up and revokes."""
+    """A worker holding the wrong key cannot open any sender: it sends nothing and keeps
+    the mail (the queue holds no secret, so nothing is lost by waiting); the worker with
+    the right key sends it later."""
     queued.request_recovery("juan", delivery="queued")
     report = make_service(secret_key=pr.generate_key()).deliver_pending()
-    assert (pr.DeliveryReport(abandoned=1), []) == (report, mailer.outbox)
+    assert (pr.DeliveryReport(retried=1), []) == (report, mailer.outbox)
+    clock.advance(minutes=5)
+    assert pr.DeliveryReport(sent=1) == queued.deliver_pending()
+    assert "juan@empresa.mx" in mailer.outbox[-1]["To"]
 
 
 def test_uniform_queued_answers_alike_without_network(

@@ -124,6 +124,22 @@ def test_three_megabytes_typed_are_refused_before_normalisation(
     assert peak < PEAK_LIMIT, f"peak {peak / 2**20:.1f} MiB"
 
 
+@pytest.mark.parametrize("confirmation", [HUGE, HUGE[:-1] + "x"], ids=["same", "different"])
+def test_a_three_megabyte_new_password_is_refused_before_normalisation(
+    service: pr.RecoveryService, confirmation: str
+) -> None:
+    """Attack: a 3 MB new password (and its confirmation) at "Confirmar clave de acceso".
+    It is refused as too long, or as not matching its confirmation, without normalising
+    either: the call's peak memory stays under 4 MiB, and the password is unchanged."""
+    outcome, peak = peak_of(
+        lambda: service.change_password("juan", USER_PASSWORD, HUGE, confirmation)
+    )
+    expected = "password_policy" if confirmation == HUGE else "password_mismatch"
+    assert expected == outcome
+    assert peak < PEAK_LIMIT, f"peak {peak / 2**20:.1f} MiB"
+    assert pr.LoginStatus.OK == service.authenticate("juan", USER_PASSWORD).status
+
+
 # -- the table of unknown logins -------------------------------------------------------------
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -27,7 +27,7 @@ from pwrecovery._domain import accounts, throttle
 from pwrecovery._domain.accounts import Counted, Route
 from pwrecovery._domain.logins import key_or_none
 from pwrecovery._domain.mail import MailContent
-from pwrecovery._domain.passwords import confirmation_matches, password_problems, typed_password
+from pwrecovery._domain.passwords import password_problems, typed_password
 from pwrecovery._domain.tokens import temporary_form
 from pwrecovery._resources import common_passwords
 from pwrecovery._secret import Secret
@@ -307,7 +307,7 @@ def change_password(
     del current_password, new_password, confirmation  # only Secrets from here on
     checked = check_credentials(ctx, login, typed, now, origin, "password_change")
     user = checked.user
-    if new is None or repeated is None or not confirmation_matches(new.reveal(), repeated.reveal()):
+    if not _confirmed(ctx, new, repeated):
         _clear(
             ctx,
             user,
@@ -347,6 +347,19 @@ def change_password(
             locale=changed.locale or ctx.locale,
         )
         delivery.notify(notice, changed.key, now, origin)
+
+
+def _confirmed(ctx: Context, new: Secret | None, repeated: Secret | None) -> bool:
+    """Whether the two entries of "Confirmar clave de acceso" agree, after NFKC. Text far
+    over the longest password allowed is compared as typed, never normalised (NFKC can
+    make it 18 times longer); the policy then refuses it as too long."""
+    if new is None or repeated is None:
+        return False
+    first = typed_password(new.reveal(), ctx.policy)
+    second = typed_password(repeated.reveal(), ctx.policy)
+    if first is None or second is None:
+        return new.reveal() == repeated.reveal()
+    return first == second
 
 
 def _store_new_password(

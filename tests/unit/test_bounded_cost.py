@@ -188,3 +188,33 @@ def test_idle_unknown_logins_are_forgotten_by_the_service(
         clock.advance(seconds=1)
     counted = [store.get_throttle(fingerprint_of(service, login)) is not None for login in logins]
     assert [False] * 239 + [True] * 61 == counted
+
+
+def test_an_unknown_login_is_not_forgotten_while_its_lock_holds(
+    make_service: ServiceFactory, clock: pr.ManualClock
+) -> None:
+    """Attack: enumeration through forgetting. With failures remembered 30 minutes but
+    locks doubling up to an hour, juan and an unknown login are driven to a 32-minute
+    lock together; 31 minutes on, a new unknown login makes the service prune the table.
+    A real login still answers TooManyAttempts, and so must the unknown one: pruning may
+    not forget a fingerprint whose lock still holds."""
+    service = make_service(policy=pr.Policy(failure_memory=timedelta(minutes=30)))
+    service.add_user("juan", USER_PASSWORD)
+    waits: list[timedelta] = []
+    for _ in range(10):  # five to the first lock, then one as each lock ends
+        clock.advance(waits[0] if waits else timedelta(0))
+        waits = []
+        for login in ("juan", "nadie"):
+            with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)) as caught:
+                service.authenticate(login, "no es la clave")
+            waits.append(getattr(caught.value, "retry_after", timedelta(0)))
+    assert [timedelta(minutes=32)] * 2 == waits
+    clock.advance(minutes=31)
+    with pytest.raises(pr.InvalidCredentials):
+        service.authenticate("otro desconocido", "no es la clave")  # a new row: prune
+    answers = []
+    for login in ("juan", "nadie"):
+        with pytest.raises(pr.PwRecoveryError) as caught:
+            service.authenticate(login, "no es la clave")
+        answers.append((caught.value.code, getattr(caught.value, "retry_after", None)))
+    assert [("too_many_attempts", timedelta(minutes=1))] * 2 == answers

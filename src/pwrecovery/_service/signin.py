@@ -125,8 +125,12 @@ def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _T
             )
             taken, wait = _take(unknown, touched, route, ctx, now)
             if fresh:
-                # A new fingerprint: forget idle ones, so that the table stays small.
-                ctx.store.prune_throttles(now - ctx.policy.failure_memory, MAX_FINGERPRINTS)
+                # A new fingerprint: forget idle ones, so that the table stays small. A row
+                # last touched when it took a lock holds it at most lockout_max: only past
+                # that, and past failure_memory, does it count for nothing (as `current`
+                # would say of a user's), so only then may it go.
+                idle = max(ctx.policy.failure_memory, ctx.policy.lockout_max)
+                ctx.store.prune_throttles(now - idle, MAX_FINGERPRINTS)
             return _Taken(None, taken, wait, fingerprint)
     raise AssertionError  # pragma: no cover (the loops return or raise)
 

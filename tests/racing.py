@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pwrecovery as pr
 from pwrecovery.testing import CountingHasher, cheap_hasher
@@ -106,3 +107,41 @@ def race_threads(actions: Sequence[Callable[[], object]]) -> list[str]:
     for thread in threads:
         thread.join()
     return answers
+
+
+# Store methods that only read; every other call is a write transaction.
+STORE_READS = frozenset(
+    {
+        "get_user",
+        "list_users",
+        "has_verified_supervisor",
+        "get_throttle",
+        "list_senders",
+        "due_messages",
+        "audit_trail",
+    }
+)
+
+
+class StoreWork:
+    """A ``Store`` that passes every call to another and tallies them: reads and write
+    transactions (``fingerprint_key``, read once per service, is neither)."""
+
+    def __init__(self, inner: pr.Store) -> None:
+        self._inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute) or name == "fingerprint_key":
+            return attribute
+
+        def counted(*args: object, **kwargs: object) -> object:
+            self.calls[name] += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+    def tally(self) -> dict[str, int]:
+        reads = sum(n for name, n in self.calls.items() if name in STORE_READS)
+        return {"reads": reads, "writes": self.calls.total() - reads}

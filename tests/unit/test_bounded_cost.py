@@ -21,6 +21,7 @@ import attrs
 import pytest
 
 import pwrecovery as pr
+from pwrecovery._service.signin import PRUNE_EVERY
 from pwrecovery.records import Throttle
 from tests.conftest import ServiceFactory
 from tests.helpers import NEW_PASSWORD, USER_PASSWORD
@@ -177,8 +178,9 @@ def test_idle_unknown_logins_are_forgotten_by_the_service(
 ) -> None:
     """Attack: filling the store with the counters of unknown logins (one row per distinct
     login typed). 300 distinct unknown logins, one a second for five minutes, with a
-    failure memory and longest lock of one minute: only those of the last minute are still
-    counted; every older one was forgotten when a newer one arrived."""
+    failure memory and longest lock of one minute: every login of the last minute is
+    still counted, and none idle for longer than that and one PRUNE_EVERY (the service
+    forgets idle ones once a minute, whoever signs in)."""
     minute = timedelta(minutes=1)
     service = make_service(policy=pr.Policy(failure_memory=minute, lockout_max=minute))
     logins = [f"desconocido{number:03d}" for number in range(300)]
@@ -186,8 +188,11 @@ def test_idle_unknown_logins_are_forgotten_by_the_service(
         with pytest.raises(pr.InvalidCredentials):
             service.authenticate(login, "no es la clave")
         clock.advance(seconds=1)
-    counted = [store.get_throttle(fingerprint_of(service, login)) is not None for login in logins]
-    assert [False] * 239 + [True] * 61 == counted
+    ages = {login: 300 - number for number, login in enumerate(logins)}  # in seconds
+    counted = {login for login in logins if store.get_throttle(fingerprint_of(service, login))}
+    forgettable = minute + PRUNE_EVERY
+    assert {login for login, age in ages.items() if age <= minute.seconds} <= counted
+    assert not {login for login, age in ages.items() if age > forgettable.seconds} & counted
 
 
 def test_an_unknown_login_is_not_forgotten_while_its_lock_holds(

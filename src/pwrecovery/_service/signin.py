@@ -18,6 +18,8 @@ ordinary one. Every check of a typed password goes the same way:
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -47,6 +49,9 @@ from pwrecovery.records import Attempts, Throttle, UserRecord
 
 Action = Literal["sign_in", "password_change"]
 MAX_FINGERPRINTS: Final = 10_000  # logins that do not exist, counted at once at most
+PRUNE_EVERY: Final = timedelta(minutes=1)  # how often a service forgets idle fingerprints
+_next_prune: weakref.WeakKeyDictionary[Context, datetime] = weakref.WeakKeyDictionary()
+_prune_lock = threading.Lock()
 
 
 @attrs.frozen
@@ -117,22 +122,33 @@ def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _T
     fingerprint = ctx.fingerprint(login)
     for unknown in ctx.uow.throttle(fingerprint):
         with unknown as counters:
-            fresh = counters is None
             touched = (
                 Throttle(fingerprint=fingerprint, touched_at=now)
                 if counters is None
                 else attrs.evolve(counters, touched_at=now)
             )
             taken, wait = _take(unknown, touched, route, ctx, now)
-            if fresh:
-                # A new fingerprint: forget idle ones, so that the table stays small. A row
-                # last touched when it took a lock holds it at most lockout_max: only past
-                # that, and past failure_memory, does it count for nothing (as `current`
-                # would say of a user's), so only then may it go.
-                idle = max(ctx.policy.failure_memory, ctx.policy.lockout_max)
-                ctx.store.prune_throttles(now - idle, MAX_FINGERPRINTS)
             return _Taken(None, taken, wait, fingerprint)
     raise AssertionError  # pragma: no cover (the loops return or raise)
+
+
+def prune_when_due(ctx: Context, now: datetime) -> None:
+    """Forget idle fingerprints, so that the table stays small: at most once per
+    ``PRUNE_EVERY`` for each service, on whichever sign-in comes then. Which sign-in pays
+    for it depends on the clock, never on the login (pruning when a login was first
+    counted told that it did not exist). The table holds at most ``MAX_FINGERPRINTS``
+    after a prune, and the new unknown logins of one interval more.
+
+    A row last touched when it took a lock holds it at most ``lockout_max``: only past
+    that, and past ``failure_memory``, does it count for nothing (as ``throttle.current``
+    says of a user's), so only then may it go."""
+    with _prune_lock:
+        due = _next_prune.get(ctx)
+        if due is not None and now < due:
+            return
+        _next_prune[ctx] = now + PRUNE_EVERY
+    idle = max(ctx.policy.failure_memory, ctx.policy.lockout_max)
+    ctx.store.prune_throttles(now - idle, MAX_FINGERPRINTS)
 
 
 def _target(user: UserRecord | None, typed: Typed) -> tuple[str | None, Route]:
@@ -152,6 +168,7 @@ def check_credentials(
     """Steps 1 and 2, and the settling of every refusal; a match is returned for the
     caller to settle with its own write."""
     taken = take_attempt(ctx, login, typed.route, now)
+    prune_when_due(ctx, now)
     user = taken.user
     encoded, via = _target(user, typed)
     if taken.wait is not None:

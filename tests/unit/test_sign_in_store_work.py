@@ -74,3 +74,14 @@ def test_every_refused_sign_in_makes_the_same_writes(
     assert dict.fromkeys(LOCKED, ("too_many_attempts", 1)) == {
         state: (code, work["writes"]) for state, (code, work) in locked.items()
     }
+
+
+def test_every_refused_sign_in_makes_the_same_reads(
+    measure: Callable[[str], tuple[str, dict[str, int]]],
+) -> None:
+    """Attack: enumeration through timing, by the store. A login that does not exist
+    reads its counters after finding no user; a real one must read as much (on a server
+    each read is a round trip)."""
+    every = {**REFUSED, **LOCKED}
+    reads = {state: measure(login)[1]["reads"] for state, login in every.items()}
+    assert dict.fromkeys(every, 2) == reads

@@ -113,13 +113,16 @@ def _take(
 def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _Taken:
     """Step 1: one attempt taken on the user or on the unknown login's fingerprint."""
     key = key_or_none(login)
+    fingerprint = ctx.fingerprint(login)
     for attempt in ctx.uow.user(key):
         with attempt as user:
             if user is None:
                 break
             taken, wait = _take(attempt, user, route, ctx, now)
+            # As many reads as for a login that does not exist, which reads its counters
+            # after finding no user: on a server each read is a round trip.
+            ctx.store.get_throttle(fingerprint)
             return _Taken(user, taken, wait, user.login)
-    fingerprint = ctx.fingerprint(login)
     for unknown in ctx.uow.throttle(fingerprint):
         with unknown as counters:
             touched = (

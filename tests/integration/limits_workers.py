@@ -7,6 +7,7 @@ each round sends every process one task, and the tasks pass one barrier together
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
@@ -173,7 +174,10 @@ def guess_codes(
 
 
 def _serve(tasks: Queue[Any], barrier: Barrier, results: Queue[Any]) -> None:
-    """A workstation process: run each task it is sent until it is sent None."""
+    """A workstation process: run each task it is sent until it is sent None. The server
+    store's driver is imported at once, while the parent is still busy with other tests."""
+    with contextlib.suppress(ImportError):
+        import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401, PLC0415
     while True:
         job = tasks.get()
         if job is None:

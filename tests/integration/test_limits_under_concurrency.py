@@ -47,9 +47,10 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def workstations() -> Iterator[Workstations]:
-    """Eight spawned processes for the whole module (spawning costs more than a race)."""
+    """Eight spawned processes for the whole module (spawning costs more than a race),
+    started with the module so that they start up while the threads race."""
     started = Workstations(PROCESSES)
     yield started
     started.close()

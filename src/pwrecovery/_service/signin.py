@@ -18,6 +18,8 @@ ordinary one. Every check of a typed password goes the same way:
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -27,7 +29,7 @@ from pwrecovery._domain import accounts, throttle
 from pwrecovery._domain.accounts import Counted, Route
 from pwrecovery._domain.logins import key_or_none
 from pwrecovery._domain.mail import MailContent
-from pwrecovery._domain.passwords import confirmation_matches, password_problems, typed_password
+from pwrecovery._domain.passwords import password_problems, typed_password
 from pwrecovery._domain.tokens import temporary_form
 from pwrecovery._resources import common_passwords
 from pwrecovery._secret import Secret
@@ -47,6 +49,9 @@ from pwrecovery.records import Attempts, Throttle, UserRecord
 
 Action = Literal["sign_in", "password_change"]
 MAX_FINGERPRINTS: Final = 10_000  # logins that do not exist, counted at once at most
+PRUNE_EVERY: Final = timedelta(minutes=1)  # how often a service forgets idle fingerprints
+_next_prune: weakref.WeakKeyDictionary[Context, datetime] = weakref.WeakKeyDictionary()
+_prune_lock = threading.Lock()
 
 
 @attrs.frozen
@@ -108,27 +113,45 @@ def _take(
 def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _Taken:
     """Step 1: one attempt taken on the user or on the unknown login's fingerprint."""
     key = key_or_none(login)
+    fingerprint = ctx.fingerprint(login)
     for attempt in ctx.uow.user(key):
         with attempt as user:
             if user is None:
                 break
             taken, wait = _take(attempt, user, route, ctx, now)
+            # As many reads as for a login that does not exist, which reads its counters
+            # after finding no user: on a server each read is a round trip.
+            ctx.store.get_throttle(fingerprint)
             return _Taken(user, taken, wait, user.login)
-    fingerprint = ctx.fingerprint(login)
     for unknown in ctx.uow.throttle(fingerprint):
         with unknown as counters:
-            fresh = counters is None
             touched = (
                 Throttle(fingerprint=fingerprint, touched_at=now)
                 if counters is None
                 else attrs.evolve(counters, touched_at=now)
             )
             taken, wait = _take(unknown, touched, route, ctx, now)
-            if fresh:
-                # A new fingerprint: forget idle ones, so that the table stays small.
-                ctx.store.prune_throttles(now - ctx.policy.failure_memory, MAX_FINGERPRINTS)
             return _Taken(None, taken, wait, fingerprint)
     raise AssertionError  # pragma: no cover (the loops return or raise)
+
+
+def prune_when_due(ctx: Context, now: datetime) -> None:
+    """Forget idle fingerprints, so that the table stays small: at most once per
+    ``PRUNE_EVERY`` for each service, on whichever sign-in comes then. Which sign-in pays
+    for it depends on the clock, never on the login (pruning when a login was first
+    counted told that it did not exist). The table holds at most ``MAX_FINGERPRINTS``
+    after a prune, and the new unknown logins of one interval more.
+
+    A row last touched when it took a lock holds it at most ``lockout_max``: only past
+    that, and past ``failure_memory``, does it count for nothing (as ``throttle.current``
+    says of a user's), so only then may it go."""
+    with _prune_lock:
+        due = _next_prune.get(ctx)
+        if due is not None and now < due:
+            return
+        _next_prune[ctx] = now + PRUNE_EVERY
+    idle = max(ctx.policy.failure_memory, ctx.policy.lockout_max)
+    ctx.store.prune_throttles(now - idle, MAX_FINGERPRINTS)
 
 
 @attrs.frozen
@@ -158,6 +181,7 @@ def check_credentials(
     """Steps 1 and 2, and the settling of every refusal; a match is returned for the
     caller to settle with its own write."""
     taken = take_attempt(ctx, login, typed.route, now)
+    prune_when_due(ctx, now)
     user = taken.user
     target = _target(user, typed)
     if taken.wait is not None:
@@ -317,7 +341,7 @@ def change_password(
     del current_password, new_password, confirmation  # only Secrets from here on
     checked = check_credentials(ctx, login, typed, now, origin, "password_change")
     user = checked.user
-    if new is None or repeated is None or not confirmation_matches(new.reveal(), repeated.reveal()):
+    if not _confirmed(ctx, new, repeated):
         _clear(
             ctx,
             user,
@@ -358,6 +382,19 @@ def change_password(
         )
         delivery.notify(notice, changed.key, now, origin)
     return PasswordChanged(checked.via, texts=ctx.texts, locale=ctx.locale)
+
+
+def _confirmed(ctx: Context, new: Secret | None, repeated: Secret | None) -> bool:
+    """Whether the two entries of "Confirmar clave de acceso" agree, after NFKC. Text far
+    over the longest password allowed is compared as typed, never normalised (NFKC can
+    make it 18 times longer); the policy then refuses it as too long."""
+    if new is None or repeated is None:
+        return False
+    first = typed_password(new.reveal(), ctx.policy)
+    second = typed_password(repeated.reveal(), ctx.policy)
+    if first is None or second is None:
+        return new.reveal() == repeated.reveal()
+    return first == second
 
 
 def _store_new_password(

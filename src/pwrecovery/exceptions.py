@@ -329,7 +329,18 @@ class RecoveryEmailMissing(RecoveryRefused):
 
 
 class RateLimited(_Waiting, RecoveryRefused):
+    """Too many requests for this user (``reason="requests"``), or every sender has spent
+    its SMTP logins of the minute (``reason="smtp_budget"``): wait ``retry_after``."""
+
     code = "rate_limited"
+
+    def __init__(self, retry_after: timedelta, reason: str = "requests") -> None:
+        super().__init__(retry_after)
+        self._params["reason"] = reason
+        self.reason = reason
+
+    def _message_id(self) -> str:
+        return "error.rate_limited.busy" if self.reason == "smtp_budget" else "error.rate_limited"
 
 
 # -- senders and delivery ----------------------------------------------------

@@ -66,6 +66,7 @@ CALL_SITE_PARAMS: dict[str, str] = {
     "error.delivery_failed": "attempts",
     "error.delivery_rejected": "reply",
     "error.rate_limited": "retry_after",
+    "error.rate_limited.busy": "retry_after",
     "error.too_many_attempts": "retry_after",
     "error.invalid_header_value": "field",
     "error.password_policy": "reasons min_length max_length",

@@ -171,3 +171,15 @@ def test_while_the_only_sender_rests_every_login_gets_the_same_wait(
     answers = [answer(lambda s=s, typed=typed: s.request_recovery(typed)) for s, typed in asked]
     assert [f"rate_limited {timedelta(minutes=10).total_seconds():g}"] * 4 == answers
     assert before == len(mailer.logins)
+
+
+def test_the_budgets_refusal_says_what_it_is(
+    make_service: ServiceFactory, ready: pr.RecoveryService
+) -> None:
+    """A refusal for the senders' budget says that too many mails are going out, not that
+    this user asked too often."""
+    busy = make_service(policy=pr.Policy(smtp_logins_per_minute=1))  # spent by `ready`
+    with pytest.raises(pr.RateLimited) as caught:
+        busy.request_recovery("juan")
+    assert "smtp_budget" == caught.value.reason
+    assert caught.value.message("en").startswith("Too many mails are being sent right now")

@@ -70,7 +70,7 @@ class Outcome:
     def failure(self) -> PwRecoveryError:
         """The error for a delivery that did not happen."""
         if self.attempts == 0 and self.retry_after is not None:
-            return RateLimited(self.retry_after)
+            return RateLimited(self.retry_after, reason="smtp_budget")
         kind = DeliveryRejected if self.permanent else DeliveryFailed
         return kind(attempts=self.attempts, reply_code=self.reply_code, reason=self.reason)
 

@@ -107,7 +107,7 @@ def _request(
         ctx.store.append_audit(
             (ctx.event("recovery_refused", label, now, origin, reason="smtp_budget"),)
         )
-        raise RateLimited(wait)
+        raise RateLimited(wait, reason="smtp_budget")
     expires_at = expiry(now, ctx.policy.temporary_password_ttl)
     generic = _answer(ctx, GENERIC_MASK, expires_at)
     # The temporary password is made (and hashed) before anything is written, for every

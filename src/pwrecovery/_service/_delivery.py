@@ -406,7 +406,8 @@ class Delivery:
         if (
             cached is not None
             and cached.source == stored
-            and (cached.expires_at is None or now < cached.expires_at - _TOKEN_MARGIN)
+            and cached.expires_at is not None
+            and now < cached.expires_at - _TOKEN_MARGIN
         ):
             return cached.token
         provider = self._ctx.token_provider or self._builtin_provider(stored)
@@ -427,11 +428,18 @@ class Delivery:
             source = Secret(_with_refresh_token(stored.reveal(), rotated))
             if record is not None:
                 self._reseal(record, source, now, "rotated")
-        entry = _Token(Secret(token), expires_at if expires_at is not None else None, source)
-        if expires_at is not None:
+        entry = _Token(Secret(token), expires_at, source)
+        if expires_at is not None or source is not stored:
             with self._lock:
                 self._tokens[account.id] = entry
         return entry.token
+
+    def latest_secret(self, account: SenderAccount, stored: Secret) -> Secret:
+        """``stored``, or what replaced it when the provider rotated a refresh token while
+        logging in with it (``configure_sender`` must save that one, not the dead one)."""
+        with self._lock:
+            cached = self._tokens.get(account.id)
+        return cached.source if cached is not None and cached.source is not None else stored
 
     def _builtin_provider(self, stored: Secret) -> TokenProvider | None:
         """For a credential bundle of ``pwrecovery.oauth`` (as ``pwrecovery sender add

@@ -76,6 +76,8 @@ def configure_sender(
             detail["reply"] = str(code)
         ctx.store.append_audit((ctx.event("sender_refused", owner.login, now, origin, **detail),))
         raise
+    # A refresh token the provider rotated during the check is the one to keep.
+    secret = delivery.latest_secret(account, secret)
     record = SenderRecord(account=account, secret=box.seal(secret, account))
     event = ctx.event(
         "sender_configured",

@@ -27,6 +27,14 @@ _MAX_BYTES: Final = 64
 _CEILING: Final = 4  # stored parameters beyond four times our own are refused uncomputed
 
 
+def _ceiling(value: int) -> int:
+    """The default bound for a parameter: four times it. A value that is not a whole
+    number is passed through, so that the constructor refuses it as that parameter."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    return _CEILING * value
+
+
 @attrs.frozen
 class _Params:
     memory_cost: int
@@ -76,15 +84,15 @@ class Argon2idHasher:
     iterations: int = 2
     lanes: int = 1
     max_memory_cost: int = attrs.field(
-        default=attrs.Factory(lambda self: _CEILING * self.memory_cost, takes_self=True),
+        default=attrs.Factory(lambda self: _ceiling(self.memory_cost), takes_self=True),
         kw_only=True,
     )
     max_iterations: int = attrs.field(
-        default=attrs.Factory(lambda self: _CEILING * self.iterations, takes_self=True),
+        default=attrs.Factory(lambda self: _ceiling(self.iterations), takes_self=True),
         kw_only=True,
     )
     max_lanes: int = attrs.field(
-        default=attrs.Factory(lambda self: _CEILING * self.lanes, takes_self=True),
+        default=attrs.Factory(lambda self: _ceiling(self.lanes), takes_self=True),
         kw_only=True,
     )
 

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from pwrecovery.exceptions import InvalidConfiguration
 
 _PHC: Final = re.compile(
-    r"\$argon2id\$v=(?P<v>\d{1,3})\$m=(?P<m>\d{1,10}),t=(?P<t>\d{1,10}),p=(?P<p>\d{1,3})"
+    # [0-9], not \d: \d also matches other scripts' digits, which int() would read.
+    r"\$argon2id\$v=(?P<v>[0-9]{1,3})"
+    r"\$m=(?P<m>[0-9]{1,10}),t=(?P<t>[0-9]{1,10}),p=(?P<p>[0-9]{1,3})"
     r"\$(?P<salt>[A-Za-z0-9+/]{11,88})\$(?P<hash>[A-Za-z0-9+/]{22,88})"
 )
 _VERSION: Final = 19

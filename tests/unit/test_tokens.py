@@ -316,6 +316,8 @@ def test_verification_code_is_eight_digits(rnd: random.Random) -> None:
         ("12-34-56-78", "12345678"),
         ("1234\t5678", "12345678"),
         ("1234.5678", "1234.5678"),
+        ("1234X5678", "1234X5678"),
+        ("l2345678", "l2345678"),
     ],
 )
 def test_normalize_code_drops_spaces_tabs_and_dashes(typed: str, expected: str) -> None:

@@ -8,8 +8,8 @@ docs/images/ holds screenshots made the same way
 from __future__ import annotations
 
 import email
-import html
 import email.policy
+import html
 import os
 import re
 import shutil
@@ -149,7 +149,7 @@ def rendered(browser: None, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return found
 
 
-@pytest.mark.parametrize(("purpose", "locale"), CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize(("purpose", "locale"), CASES, ids=str)
 def test_the_html_part_renders_in_a_browser(
     rendered: dict[str, str], purpose: pr.Purpose, locale: str
 ) -> None:

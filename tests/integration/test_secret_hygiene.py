@@ -40,7 +40,7 @@ def texts_of(error: BaseException) -> list[str]:
 def play_the_story(
     service: pr.RecoveryService, server: SmtpServer, secrets: list[str], seen: list[str]
 ) -> None:
-    """Every step of DESIGN §1, the failures included; secrets met on the way are noted."""
+    """Every step of the recovery story, the failures included; secrets met on the way are noted."""
 
     def expect_error(action: Callable[[], object]) -> None:
         with pytest.raises(pr.PwRecoveryError) as caught:

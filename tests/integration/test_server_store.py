@@ -6,7 +6,6 @@ suite runs over these too: tests/contract; the workstation races: test_workstati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +25,7 @@ SERVERS = ["postgresql", "mariadb-pymysql", "mariadb-mysqlclient", "sqlite"]
 
 
 @pytest.fixture(params=SERVERS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database with no pwrecovery tables, by SQLAlchemy URL."""
     if request.param == "postgresql":
         request.getfixturevalue("postgres_engine")
@@ -37,7 +36,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         found = server.mysqldb_url if request.param.endswith("mysqlclient") else server.pymysql_url
     else:
         found = f"sqlite:///{tmp_path / 'shared.db'}"
-    yield found
+    return found
 
 
 def _engine(url: str) -> sa.Engine:

@@ -1,4 +1,4 @@
-"""Header-injection refusal (DESIGN §1.8): CR, LF, NUL, U+2028, U+2029, also encoded."""
+"""Header-injection refusal: CR, LF, NUL, U+2028, U+2029, also encoded."""
 
 from __future__ import annotations
 

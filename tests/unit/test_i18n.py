@@ -1,4 +1,4 @@
-"""The gettext catalogs (DESIGN §6.4): complete, consistent, overridable, and always renderable."""
+"""The gettext catalogs: complete, consistent, overridable, and always renderable."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ _CONFIG_RULES = {
     "memory_per_lane": "kib",
 }
 # The names each message may use: what its call site gives (errors: the error's own
-# parameters; the rest: DESIGN §6.4 and the CLI as it calls them today). A message using
+# parameters; the rest: the release-2 messages and the CLI as it calls them today). A message using
 # a name outside this table would render that name empty, so none may.
 CALL_SITE_PARAMS: dict[str, str] = {
     "error.unknown_user": "login",
@@ -161,7 +161,7 @@ CALL_SITE_PARAMS: dict[str, str] = {
     "cli.help.locale": "locales",
 }
 
-# The ids DESIGN §6.4 and the review asked for, beyond those carried over.
+# The release-2 ids and those the review asked for, beyond those carried over.
 NEW_MSGIDS = [
     "error.account_disabled",
     "error.import_rejected",
@@ -413,7 +413,7 @@ def test_every_error_code_has_a_message() -> None:
 
 
 def test_new_msgids_exist() -> None:
-    """The ids asked for by DESIGN §6.4 and the product review are all there."""
+    """The release-2 ids and those the product review asked for are all there."""
     assert [] == [msgid for msgid in NEW_MSGIDS if msgid not in ALL_MSGIDS]
 
 

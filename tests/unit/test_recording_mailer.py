@@ -1,4 +1,4 @@
-"""RecordingMailer (DESIGN §2 adapters): records what it sends, refuses what SmtpMailer does."""
+"""RecordingMailer: records what it sends, refuses what SmtpMailer does."""
 
 from __future__ import annotations
 

@@ -295,7 +295,13 @@ class RecoveryService:
         recuperada con éxito." after a recovery.
         """
         return signin.change_password(
-            self._ctx, self._delivery, login, current_password, new_password, confirmation, origin
+            self._ctx,
+            self._delivery,
+            login,
+            current_password=current_password,
+            new_password=new_password,
+            confirmation=confirmation,
+            origin=origin,
         )
 
     # -- mail configuration ------------------------------------------------------------
@@ -311,7 +317,7 @@ class RecoveryService:
     ) -> SenderAccount:
         """Check a sender account (login and From address), then save it sealed."""
         return senders.configure_sender(
-            self._ctx, self._delivery, owner_login, settings, password, origin
+            self._ctx, self._delivery, owner_login, settings, password, origin=origin
         )
 
     @_localized

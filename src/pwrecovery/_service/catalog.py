@@ -211,7 +211,13 @@ def import_users(
         for record in stored:
             if record.recovery_email is not None and not record.recovery_email_verified:
                 addresses.mail_code(
-                    ctx, delivery, record, record.recovery_email, now, origin, raise_failure=False
+                    ctx,
+                    delivery,
+                    record,
+                    record.recovery_email,
+                    now,
+                    origin=origin,
+                    raise_failure=False,
                 )
     return [record.to_user() for record in stored]
 

@@ -35,6 +35,7 @@ def configure_sender(
     owner_login: str,
     settings: SenderSettings,
     password: str,
+    *,
     origin: object,
 ) -> SenderAccount:
     """Check a sender account (login, then its From address), then save it sealed.

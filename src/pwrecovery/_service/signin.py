@@ -176,7 +176,7 @@ def _target(user: UserRecord | None, typed: Typed) -> _Target:
 
 
 def check_credentials(
-    ctx: Context, login: object, typed: Typed, now: datetime, origin: object, action: Action
+    ctx: Context, login: object, typed: Typed, now: datetime, *, origin: object, action: Action
 ) -> Checked:
     """Steps 1 and 2, and the settling of every refusal; a match is returned for the
     caller to settle with its own write."""
@@ -192,9 +192,17 @@ def check_credentials(
         raise TooManyAttempts(taken.wait)
     matched = ctx.check(target.hash, typed.text)
     if user is None or not matched:
-        raise _refusal(ctx, taken, typed.route, now, origin, action)
+        raise _refusal(ctx, taken, typed.route, now, origin=origin, action=action)
     if user.disabled:
-        _clear(ctx, user, typed.route, now, origin, f"{action}_refused", reason="account_disabled")
+        _clear(
+            ctx,
+            user,
+            typed.route,
+            now,
+            origin=origin,
+            kind=f"{action}_refused",
+            reason="account_disabled",
+        )
         raise AccountDisabled
     if (
         target.via == "temporary"
@@ -206,8 +214,8 @@ def check_credentials(
             user,
             typed.route,
             now,
-            origin,
-            f"{action}_refused",
+            origin=origin,
+            kind=f"{action}_refused",
             reason="temporary_password_expired",
         )
         raise TemporaryPasswordExpired
@@ -215,7 +223,7 @@ def check_credentials(
 
 
 def _refusal(
-    ctx: Context, taken: _Taken, route: Route, now: datetime, origin: object, action: Action
+    ctx: Context, taken: _Taken, route: Route, now: datetime, *, origin: object, action: Action
 ) -> InvalidCredentials | TooManyAttempts:
     """A wrong password (counted in step 1): audited; the attempt that took the lock says
     so at once, the same for a login that exists and one that does not."""
@@ -233,6 +241,7 @@ def _clear(
     user: UserRecord,
     route: Route,
     now: datetime,
+    *,
     origin: object,
     kind: str,
     **detail: str,
@@ -276,7 +285,7 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
     now = ctx.now()
     typed = Typed.of(password, ctx)
     del password  # from here on the password travels only as a Secret
-    checked = check_credentials(ctx, login, typed, now, origin, "sign_in")
+    checked = check_credentials(ctx, login, typed, now, origin=origin, action="sign_in")
     user = checked.user
     new_hash = None
     if (
@@ -328,6 +337,7 @@ def change_password(
     ctx: Context,
     delivery: Delivery,
     login: str,
+    *,
     current_password: str,
     new_password: str,
     confirmation: str,
@@ -339,7 +349,7 @@ def change_password(
     new = Secret(new_password) if isinstance(new_password, str) else None
     repeated = Secret(confirmation) if isinstance(confirmation, str) else None
     del current_password, new_password, confirmation  # only Secrets from here on
-    checked = check_credentials(ctx, login, typed, now, origin, "password_change")
+    checked = check_credentials(ctx, login, typed, now, origin=origin, action="password_change")
     user = checked.user
     if not _confirmed(ctx, new, repeated):
         _clear(
@@ -347,8 +357,8 @@ def change_password(
             user,
             checked.route,
             now,
-            origin,
-            "password_change_refused",
+            origin=origin,
+            kind="password_change_refused",
             reason="password_mismatch",
         )
         raise PasswordConfirmationMismatch
@@ -359,8 +369,8 @@ def change_password(
             user,
             checked.route,
             now,
-            origin,
-            "password_change_refused",
+            origin=origin,
+            kind="password_change_refused",
             reason="password_policy",
             rules=",".join(reasons),
         )

@@ -1,4 +1,4 @@
-"""The recovery story (docs/design.md §1) over real components: SQLite file, SMTP on loopback, Argon2id."""
+"""The recovery story over real components: SQLite file, SMTP on loopback, Argon2id."""
 
 from __future__ import annotations
 

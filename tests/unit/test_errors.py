@@ -191,7 +191,7 @@ locales = pytest.mark.parametrize("locale", list(_i18n.SHIPPED_LOCALES))
 
 
 def test_design_table_matches_the_codes() -> None:
-    """Each exception of docs/design.md §2 exists under its name with exactly the documented code."""
+    """Each exception of docs/design.md exists under its name with exactly the documented code."""
     assert DOCUMENTED == {name: getattr(pr, name).code for name in DOCUMENTED}
 
 

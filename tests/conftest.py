@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from hypothesis import settings
 
 import pwrecovery as pr
+from pwrecovery.adapters._schema import TABLES
 from tests.helpers import (
     SMTP_PASSWORD,
     SUPERVISOR_PASSWORD,
@@ -20,8 +21,8 @@ from tests.helpers import (
     sender_settings,
     verify_address,
 )
+from tests.mariadb import MariaDb, mariadb_bin, running_mariadb
 from tests.mta import MTA_ACCOUNTS, MTA_MAILBOXES, Mta, mta_missing, running_mta
-from pwrecovery.adapters._schema import TABLES
 from tests.postgres import postgres_bin, running_postgres
 
 pytest_plugins = ["pwrecovery.testing.plugin"]
@@ -68,14 +69,46 @@ def empty_mta(mta: Mta) -> Mta:
     return mta
 
 
-@pytest.fixture
-def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
-    """An engine on that server, with no pwrecovery tables left from an earlier test."""
-    engine = sa.create_engine(postgres_url, pool_size=10)
+def emptied(url: str) -> sa.Engine:
+    """An engine on a test server, with no pwrecovery tables left from an earlier test."""
+    engine = sa.create_engine(url, pool_size=10)
     names = [table.name for table in TABLES]
     names += [f"r1_{name}" for name in names]  # release 1's tables, moved aside by a migration
     with engine.begin() as connection:
         connection.execute(sa.text(f"DROP TABLE IF EXISTS {', '.join(names)}"))
+    return engine
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
+    """An engine on the PostgreSQL server, with no pwrecovery tables."""
+    engine = emptied(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDb]:
+    """A real MariaDB server on loopback for the whole run (skipped where none is installed)."""
+    if mariadb_bin() is None:
+        reason = "MariaDB server binaries are not installed (apt-get install mariadb-server)"
+        if os.environ.get("PWRECOVERY_REQUIRE_MARIADB"):
+            pytest.fail(reason)  # CI installs them: there a skip would hide a gap
+        pytest.skip(reason)
+    with running_mariadb() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(mariadb_server: MariaDb) -> str:
+    """The test database on that server, through PyMySQL (the ``mysql`` extra's driver)."""
+    return mariadb_server.pymysql_url
+
+
+@pytest.fixture
+def mariadb_engine(mariadb_url: str) -> Iterator[sa.Engine]:
+    """An engine on the MariaDB server, with no pwrecovery tables."""
+    engine = emptied(mariadb_url)
     yield engine
     engine.dispose()
 

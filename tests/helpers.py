@@ -6,7 +6,12 @@ import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
 
+import attrs
+
 import pwrecovery as pr
+from pwrecovery._secret import Secret
+from pwrecovery.adapters.secretbox import SecretBox
+from pwrecovery.records import SenderRecord
 from pwrecovery.testing import (
     cheap_hasher,
     temporary_password_in,
@@ -18,6 +23,7 @@ __all__ = [
     "cheap_hasher",
     "html_of",
     "race_to_change",
+    "resave",
     "sender_settings",
     "temporary_password_in",
     "text_of",
@@ -76,6 +82,20 @@ def race_to_change(services: Sequence[pr.RecoveryService], login: str, temporary
     for thread in threads:
         thread.join()
     return outcomes
+
+
+def resave(
+    store: pr.Store,
+    record: SenderRecord,
+    key: str,
+    settings: pr.SenderSettings,
+    password: str,
+) -> None:
+    """What re-saving a sender with the key stores: the row pointing at ``settings``, its
+    secret sealed for them (an edit without the key would be tampering, never used)."""
+    account = attrs.evolve(record.account, settings=settings)
+    sealed = SecretBox(key).seal(Secret(password), account)
+    store.put_sender(attrs.evolve(record, account=account, secret=sealed))
 
 
 def html_of(message: EmailMessage) -> str:

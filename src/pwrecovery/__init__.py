@@ -76,6 +76,7 @@ from pwrecovery.models import (
     ImportedUser,
     LoginResult,
     LoginStatus,
+    PasswordChanged,
     Problem,
     Purpose,
     Readiness,
@@ -85,7 +86,15 @@ from pwrecovery.models import (
     SenderSettings,
     User,
 )
-from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
+from pwrecovery.ports import (
+    Clock,
+    Mailer,
+    MailSession,
+    PasswordHasher,
+    SessionMailer,
+    Store,
+    TokenProvider,
+)
 
 try:
     __version__ = metadata.version("pwrecovery")
@@ -117,9 +126,11 @@ __all__ = [
     "InvalidLogin",
     "LoginResult",
     "LoginStatus",
+    "MailSession",
     "Mailer",
     "ManualClock",
     "NoSenderConfigured",
+    "PasswordChanged",
     "PasswordConfirmationMismatch",
     "PasswordHasher",
     "PasswordPolicyViolation",
@@ -148,6 +159,7 @@ __all__ = [
     "SenderInUse",
     "SenderSettings",
     "SenderUnreachable",
+    "SessionMailer",
     "SmtpMailer",
     "SqliteStore",
     "Store",

@@ -1,4 +1,5 @@
-"""Deprecated: the errors are in ``pwrecovery`` (``pr.UnknownUser``…) and ``pwrecovery.exceptions``."""
+"""Deprecated: the errors are in ``pwrecovery`` (``pr.UnknownUser``…) and
+``pwrecovery.exceptions``."""
 
 from __future__ import annotations
 

@@ -38,8 +38,8 @@ or one error.
     │   ├── SenderUnreachable          sender_unreachable         .host .port .reason
     │   ├── SenderAddressRefused       sender_address_refused     .host .address .reply_code
     │   ├── TokenUnavailable           token_unavailable          .sender_id
-    │   └── DeliveryFailed             delivery_failed            .attempts .reply_code
-    │       └── DeliveryRejected       delivery_rejected          (permanent: retrying will not help)
+    │   └── DeliveryFailed             delivery_failed            .attempts .reply_code .reason
+    │       └── DeliveryRejected       delivery_rejected          (permanent)
     ├── SecretError                    the encryption key
     │   ├── SecretKeyInvalid           secret_key_invalid
     │   ├── SecretKeyMissing           secret_key_missing
@@ -159,9 +159,6 @@ class InvalidLogin(InputError):
 class InvalidEmailAddress(InputError):
     code = "invalid_email"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class InvalidHeaderValue(InputError):
     code = "invalid_header_value"
@@ -173,9 +170,6 @@ class InvalidHeaderValue(InputError):
 
 class PasswordConfirmationMismatch(InputError):
     code = "password_mismatch"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class PasswordPolicyViolation(InputError):
@@ -283,15 +277,9 @@ class SenderInUse(CatalogError):
 class InvalidCredentials(CredentialError):
     code = "invalid_credentials"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class TemporaryPasswordExpired(CredentialError):
     code = "temporary_password_expired"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class _Waiting(PwRecoveryError):
@@ -314,15 +302,9 @@ class AccountDisabled(CredentialError):
 
     code = "account_disabled"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class VerificationFailed(CredentialError):
     code = "verification_failed"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 # -- recovery ----------------------------------------------------------------
@@ -347,7 +329,18 @@ class RecoveryEmailMissing(RecoveryRefused):
 
 
 class RateLimited(_Waiting, RecoveryRefused):
+    """Too many requests for this user (``reason="requests"``), or every sender has spent
+    its SMTP logins of the minute (``reason="smtp_budget"``): wait ``retry_after``."""
+
     code = "rate_limited"
+
+    def __init__(self, retry_after: timedelta, reason: str = "requests") -> None:
+        super().__init__(retry_after)
+        self._params["reason"] = reason
+        self.reason = reason
+
+    def _message_id(self) -> str:
+        return "error.rate_limited.busy" if self.reason == "smtp_budget" else "error.rate_limited"
 
 
 # -- senders and delivery ----------------------------------------------------
@@ -356,15 +349,9 @@ class RateLimited(_Waiting, RecoveryRefused):
 class NoSenderConfigured(SenderError):
     code = "no_sender_configured"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class SenderCredentialsEmpty(SenderError):
     code = "sender_credentials_empty"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class SenderAuthenticationFailed(SenderError):
@@ -428,18 +415,27 @@ class TokenUnavailable(SenderError):
 
 
 class DeliveryFailed(SenderError):
-    """No sender could deliver the mail now; trying later may work."""
+    """No sender could deliver the mail now; trying later may work.
+
+    ``reply_code`` is the server's reply code when one refused the mail; ``reason``
+    names a refusal the client made itself (``smtputf8_unsupported``: the recipient
+    needs SMTPUTF8 and the server does not offer it), else it is empty.
+    """
 
     code = "delivery_failed"
 
-    def __init__(self, attempts: int = 0, reply_code: int = 0) -> None:
-        super().__init__(attempts=attempts, reply_code=reply_code)
+    def __init__(self, attempts: int = 0, reply_code: int = 0, reason: str = "") -> None:
+        super().__init__(attempts=attempts, reply_code=reply_code, reason=reason)
         self.attempts = attempts
         self.reply_code = reply_code
+        self.reason = reason
 
     def _message_params(self, texts: _i18n.Texts, locale: str) -> dict[str, object]:
-        del texts, locale
-        return {"attempts": self.attempts, "reply": self.reply_code or "-"}
+        reply = str(self.reply_code or "-")
+        msgid = f"unreachable.{self.reason}"
+        if self.reason and msgid in texts.msgids():
+            reply = f"{reply}, {texts.text(locale, msgid)}"
+        return {"attempts": self.attempts, "reply": reply}
 
 
 class DeliveryRejected(DeliveryFailed):
@@ -454,17 +450,11 @@ class DeliveryRejected(DeliveryFailed):
 class SecretKeyInvalid(SecretError):
     code = "secret_key_invalid"
 
-    def __init__(self) -> None:
-        super().__init__()
-
 
 class SecretKeyMissing(SecretError):
     """This service has no key (``secret_key=None``) and the action needs it."""
 
     code = "secret_key_missing"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class SecretUndecryptable(SecretError):
@@ -482,9 +472,6 @@ class StoreUnavailable(StoreError):
     """The store could not be read or written (locked too long, disk error, not a database)."""
 
     code = "store_unavailable"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 class StoreSchemaTooNew(StoreError):
@@ -510,9 +497,6 @@ class StoreDamaged(StoreError):
 
 class ConcurrentModification(StoreError):
     code = "concurrent_modification"
-
-    def __init__(self) -> None:
-        super().__init__()
 
 
 # -- configuration -----------------------------------------------------------

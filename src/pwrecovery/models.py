@@ -218,6 +218,29 @@ class RecoverySent:
 
 
 @attrs.frozen
+class PasswordChanged:
+    """The answer to ``change_password``: which password let the user in (``"temporary"``
+    after a recovery, ``"password"`` in the catalog), and the sentence to show."""
+
+    via: str
+    _texts: _i18n.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
+    _locale: str | None = attrs.field(default=None, repr=False, eq=False, alias="locale")
+
+    @property
+    def recovered(self) -> bool:
+        """Whether this change ended a recovery (the temporary password was used)."""
+        return self.via == "temporary"
+
+    def message(self, locale: str | None = None) -> str:
+        """ "Clave recuperada con éxito." after a recovery; "Clave cambiada con éxito."
+        otherwise; in ``locale``."""
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
+        chosen = locale or self._locale or _i18n.DEFAULT_LOCALE
+        key = "success.password_recovered" if self.recovered else "success.password_changed"
+        return texts.text(chosen, key)
+
+
+@attrs.frozen
 class Problem:
     """One thing that stops or weakens recovery, found by ``readiness()``.
 
@@ -280,31 +303,33 @@ class Readiness:
 
     def problems(self) -> list[Problem]:
         """Every finding, most blocking first, each with its sentence."""
-        texts, locale = self._texts, self._locale
-        found: list[Problem] = []
+        return [
+            Problem(code, params, texts=self._texts, locale=self._locale)
+            for code, params in self._findings()
+        ]
 
-        def add(kind: str, **params: str) -> None:
-            found.append(Problem(kind, params, texts=texts, locale=locale))
-
-        if not self.key_present:
-            add("secret_key_missing")
-        if not self.senders:
-            add("no_sender")
-        for sender in self.tampered_senders:
-            add("sender_tampered", sender=sender)
-        for sender in self.undecryptable_senders:
-            add("sender_undecryptable", sender=sender)
+    def _findings(self) -> list[tuple[str, dict[str, str]]]:
+        locale = self._locale or _i18n.DEFAULT_LOCALE
+        texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
         reasons = dict(self.failing_messages)
-        for sender, code in self.failing_senders:
-            add("sender_failing", sender=sender, code=code, reason=reasons.get(sender, code))
-        shown = texts if texts is not None else _i18n.DEFAULT_TEXTS
-        for sender, until in self.cooling_down_senders:
-            moment = shown.moment(locale or _i18n.DEFAULT_LOCALE, until, self._zone)
-            add("sender_cooling_down", sender=sender, until=moment)
+        found: list[tuple[str, dict[str, str]]] = []
+        if not self.key_present:
+            found.append(("secret_key_missing", {}))
+        if not self.senders:
+            found.append(("no_sender", {}))
+        found += [("sender_tampered", {"sender": s}) for s in self.tampered_senders]
+        found += [("sender_undecryptable", {"sender": s}) for s in self.undecryptable_senders]
+        found += [
+            ("sender_failing", {"sender": s, "code": c, "reason": reasons.get(s, c)})
+            for s, c in self.failing_senders
+        ]
+        found += [
+            ("sender_cooling_down", {"sender": s, "until": texts.moment(locale, u, self._zone)})
+            for s, u in self.cooling_down_senders
+        ]
         if not self.supervisor_ready:
-            add("no_supervisor")
-        for login in self.users_without_address:
-            add("user_without_address", login=login)
+            found.append(("no_supervisor", {}))
+        found += [("user_without_address", {"login": u}) for u in self.users_without_address]
         if self.legacy_hash_users:
-            add("users_on_legacy_hash", count=str(len(self.legacy_hash_users)))
+            found.append(("users_on_legacy_hash", {"count": str(len(self.legacy_hash_users))}))
         return found

@@ -4,6 +4,7 @@ of any of them; the reference adapters live in ``pwrecovery.adapters``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
@@ -72,7 +73,41 @@ class Mailer(Protocol):
         ...
 
     def send(self, settings: SenderSettings, password: str, message: EmailMessage) -> None:
-        """Deliver ``message`` to its ``To`` address through the sender's server."""
+        """Deliver ``message`` to its ``To`` address through the sender's server.
+
+        A refusal of the message itself raises ``DeliveryRejected`` when it is for good
+        (a 5xx reply) and ``DeliveryFailed`` when trying later may work (a 4xx reply),
+        with the server's ``reply_code``."""
+        ...
+
+
+@runtime_checkable
+class MailSession(Protocol):
+    """One logged-in connection to a sender's server, from ``SessionMailer.session``."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` in this session.
+
+        A refusal of this message (``DeliveryFailed``, ``DeliveryRejected``) leaves the
+        session usable for the next one; any other ``SenderError`` means the session is
+        lost, and the caller sends nothing more through it."""
+        ...
+
+
+@runtime_checkable
+class SessionMailer(Mailer, Protocol):
+    """A ``Mailer`` that can send several messages through one login.
+
+    Optional: the queue worker (``deliver_pending``) sends each sender's share of
+    the due mails through one session when the mailer has ``session``, and calls
+    ``send`` once per mail when it has not.
+    """
+
+    def session(
+        self, settings: SenderSettings, password: str
+    ) -> AbstractContextManager[MailSession]:
+        """Connect and log in as ``verify`` does (raising the same errors), give a
+        session to send through, and quit when the ``with`` block ends."""
         ...
 
 

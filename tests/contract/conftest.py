@@ -17,6 +17,9 @@ STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], pr.Store]] = 
     "postgresql": lambda request, _tmp_path: pr.SqlAlchemyStore(
         request.getfixturevalue("postgres_engine")
     ),
+    "mariadb": lambda request, _tmp_path: pr.SqlAlchemyStore(
+        request.getfixturevalue("mariadb_engine")
+    ),
     # The server store's SQL on a second dialect, to keep it portable.
     "sqlalchemy-sqlite": lambda _request, tmp_path: pr.SqlAlchemyStore(
         sa.create_engine(f"sqlite:///{tmp_path / 'sa.db'}", connect_args={"timeout": 30})
@@ -25,7 +28,7 @@ STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], pr.Store]] = 
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pr.Store]:  # noqa: PT004
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pr.Store]:
     """A new, empty store of each kind in turn; closed afterwards if it can be."""
     made = STORE_FACTORIES[request.param](request, tmp_path)
     yield made

@@ -1,4 +1,4 @@
-"""The default Argon2idHasher: OWASP's minimum parameters (DESIGN §3), and rehash on upgrade."""
+"""The default Argon2idHasher: OWASP's minimum parameters (design §3), and rehash on upgrade."""
 
 from __future__ import annotations
 

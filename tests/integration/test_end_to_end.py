@@ -1,4 +1,4 @@
-"""The seed flow of DESIGN §1 over real components: SQLite file, SMTP on loopback, Argon2id."""
+"""The recovery story over real components: SQLite file, SMTP on loopback, Argon2id."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.helpers import (
     NEW_PASSWORD,
     SMTP_PASSWORD,
     cheap_hasher,
+    resave,
     temporary_password_in,
     verification_code_in,
 )
@@ -87,10 +88,11 @@ def test_failover_from_dead_supervisor_sender(
     smtp_mailer: pr.SmtpMailer,
 ) -> None:
     """§1.7: the supervisor's server is down, so the mail goes through the next sender."""
+    key = pr.generate_key()
     service = pr.RecoveryService(
         store=pr.SqliteStore(db_path),
         mailer=smtp_mailer,
-        secret_key=pr.generate_key(),
+        secret_key=key,
         hasher=cheap_hasher(),
     )
     service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
@@ -107,7 +109,7 @@ def test_failover_from_dead_supervisor_sender(
     )
     store = pr.SqliteStore(db_path)
     (record,) = [r for r in store.list_senders() if r.account.owner == "SUPERVISOR"]
-    store.put_sender(attrs.evolve(record, account=attrs.evolve(record.account, settings=dead)))
+    resave(store, record, key, dead, SMTP_PASSWORD)
     service.request_recovery("juan")
     (received,) = ssl_server.outbox
     assert "temporary-password" == received.message["X-PwRecovery-Purpose"]
@@ -157,7 +159,7 @@ def test_delivery_faults_lose_nothing(
         starttls_server.reject_data = True
     else:
         starttls_server.drop_during_data = True
-    store.put_sender(attrs.evolve(record, account=attrs.evolve(record.account, settings=settings)))
+    resave(store, record, key, settings, SMTP_PASSWORD)
     broken = pr.RecoveryService(store=store, mailer=mailer, secret_key=key, hasher=cheap_hasher())
     received = len(starttls_server.outbox)
     try:

@@ -50,7 +50,9 @@ def test_planted_password_hash_is_a_failed_sign_in(db_path: Path, planted: str) 
     """A hash planted in the store is never computed beyond bounds: a quick, clean refusal."""
     key = pr.generate_key()
     prepared(db_path, key, pr.RecordingMailer())
-    execute(db_path, "UPDATE users SET password_hash = ? WHERE key = 'juan'", planted)
+    execute(
+        db_path, "UPDATE pwrecovery_users SET password_hash = ? WHERE login_key = 'juan'", planted
+    )
     service = service_on(db_path, key)
     started = time.monotonic()
     with pytest.raises(pr.InvalidCredentials):
@@ -66,7 +68,7 @@ def test_planted_temporary_hash_is_a_failed_sign_in(db_path: Path) -> None:
     temporary = temporary_password_in(mailer.outbox[-1])
     execute(
         db_path,
-        "UPDATE users SET temporary_hash = ? WHERE key = 'juan'",
+        "UPDATE pwrecovery_users SET temporary_hash = ? WHERE login_key = 'juan'",
         PLANTED["4 GiB of memory"],
     )
     with pytest.raises(pr.InvalidCredentials):
@@ -79,20 +81,32 @@ def two_senders(db_path: Path, key: str, mailer: pr.RecordingMailer) -> pr.Recov
     return service
 
 
-@pytest.mark.parametrize("damage", ["truncated", "tampered", "moved", "garbage"])
+# How each damage is told: a blob sealed under our key that no longer opens for its row's
+# settings is "tampered" (an edit, or a copy from another sender); one that is not ours at
+# all is "undecryptable" (a wrong key, a truncated or foreign blob).
+DAMAGES = {
+    "truncated": ("secret_undecryptable", "undecryptable_senders"),
+    "tampered": ("sender_tampered", "tampered_senders"),
+    "moved": ("sender_tampered", "tampered_senders"),
+    "garbage": ("secret_undecryptable", "undecryptable_senders"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
 def test_damaged_sender_blob_fails_over(db_path: Path, damage: str) -> None:
     """A truncated, tampered, moved or garbage AES-GCM blob cannot be used: the next sender
-    delivers, the audit says why, readiness lists it, and no message holds a secret."""
+    delivers, the audit says why (a blob under our key that does not open for its row is
+    ``sender_tampered``; anything else ``secret_undecryptable``), readiness lists it."""
     mailer = pr.RecordingMailer()
     key = pr.generate_key()
     service = two_senders(db_path, key, mailer)
     first, second = service.senders()  # the SUPERVISOR's first
     with sqlite3.connect(db_path) as connection:
         blob = connection.execute(
-            "SELECT secret FROM senders WHERE id = ?", (first.id,)
+            "SELECT secret FROM pwrecovery_senders WHERE id = ?", (first.id,)
         ).fetchone()[0]
         other = connection.execute(
-            "SELECT secret FROM senders WHERE id = ?", (second.id,)
+            "SELECT secret FROM pwrecovery_senders WHERE id = ?", (second.id,)
         ).fetchone()[0]
     damaged = {
         "truncated": blob[:20],
@@ -100,29 +114,41 @@ def test_damaged_sender_blob_fails_over(db_path: Path, damage: str) -> None:
         "moved": other,
         "garbage": b"\x00" * 5,
     }[damage]
-    execute(db_path, "UPDATE senders SET secret = ? WHERE id = ?", damaged, first.id)
+    execute(db_path, "UPDATE pwrecovery_senders SET secret = ? WHERE id = ?", damaged, first.id)
     service.request_recovery("juan")
     assert "smtp.respaldo.mx" == mailer.sent_through[-1].host
-    failure = [e for e in service.audit_trail("juan") if e.kind == "delivery_attempt_failed"][-1]
-    assert ("secret_undecryptable", first.id) == (
-        failure.detail["reason"],
-        failure.detail["sender"],
-    )
-    assert (first.id,) == service.readiness().undecryptable_senders
+    reason, listed = DAMAGES[damage]
+    trail = service.audit_trail("juan")
+    if reason == "sender_tampered":
+        said = [e.detail["sender"] for e in trail if e.kind == "sender_tampered"]
+    else:
+        failures = [e for e in trail if e.kind == "delivery_attempt_failed"]
+        said = [e.detail["sender"] for e in failures if e.detail["reason"] == reason]
+    assert [first.id] == said
+    readiness = service.readiness()
+    assert (first.id,) == getattr(readiness, listed)
+    assert [first.id] == [p.params["sender"] for p in readiness.problems() if "sender" in p.params]
 
 
 @pytest.mark.parametrize(
     ("sql", "action"),
     [
-        ("UPDATE users SET locked_until = 'mañana' WHERE key = 'juan'", "sign_in"),
-        ("UPDATE users SET recovery_requests = '{not json' WHERE key = 'juan'", "sign_in"),
         (
-            "UPDATE users SET temporary_id = 'x', temporary_hash = NULL WHERE key = 'juan'",
+            "UPDATE pwrecovery_users SET sign_in_locked_until = 'mañana' WHERE login_key = 'juan'",
             "sign_in",
         ),
-        ("UPDATE senders SET security = 'carrier-pigeon'", "recover"),
-        ("UPDATE senders SET from_address = 'not an address'", "recover"),
-        ("UPDATE audit SET detail = '[1, 2' WHERE kind = 'user_added'", "audit"),
+        (
+            "UPDATE pwrecovery_users SET recovery_requests = '{not json' WHERE login_key = 'juan'",
+            "sign_in",
+        ),
+        (
+            "UPDATE pwrecovery_users SET temporary_id = 'x', temporary_hash = NULL"
+            " WHERE login_key = 'juan'",
+            "sign_in",
+        ),
+        ("UPDATE pwrecovery_senders SET security = 'carrier-pigeon'", "recover"),
+        ("UPDATE pwrecovery_senders SET from_address = 'not an address'", "recover"),
+        ("UPDATE pwrecovery_audit SET detail = '[1, 2' WHERE kind = 'user_added'", "audit"),
     ],
 )
 def test_damaged_rows_are_clear_errors(db_path: Path, sql: str, action: str) -> None:
@@ -144,13 +170,16 @@ def test_damaged_rows_are_clear_errors(db_path: Path, sql: str, action: str) -> 
 
 
 def test_lock_holds_across_restarts_and_processes(db_path: Path) -> None:
-    """Five failures lock the account for every later service, in this process or another."""
+    """Five failures lock the account (the fifth already answers TooManyAttempts) for every
+    later service, in this process or another."""
     key = pr.generate_key()
     prepared(db_path, key, pr.RecordingMailer())
     first = workers.workstation(db_path, key)
-    for _ in range(5):
+    for _ in range(4):
         with pytest.raises(pr.InvalidCredentials):
             first.authenticate("juan", "no es la clave")
+    with pytest.raises(pr.TooManyAttempts):
+        first.authenticate("juan", "no es la clave")
     restarted = workers.workstation(db_path, key)
     with pytest.raises(pr.TooManyAttempts) as caught:
         restarted.authenticate("juan", USER_PASSWORD)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.adapters import sqlite as sqlite_adapter
 from pwrecovery.testing import StaticTokenProvider, temporary_password_in, verification_code_in
 from pwrecovery.testing.smtp import Certificates, SmtpServer, running_smtp_server
 from tests.helpers import SMTP_PASSWORD, cheap_hasher
@@ -149,21 +147,3 @@ def test_server_without_xoauth2(service: pr.RecoveryService, certificates: Certi
         with pytest.raises(pr.SenderUnreachable) as caught:
             service.configure_sender("SUPERVISOR", oauth_settings(plain), REFRESH)
         assert ("auth_unsupported", []) == (caught.value.reason, plain.logins)
-
-
-def test_schema_1_file_migrates_to_oauth(db_path: Path) -> None:
-    """A file of schema 1 (before OAuth) opens migrated; its senders log in with passwords."""
-    with sqlite3.connect(db_path) as connection:
-        for statement in sqlite_adapter.MIGRATIONS[0]:
-            connection.execute(statement)
-        connection.execute(
-            "INSERT INTO senders VALUES ('s1', 'ana', 'ana', 'smtp.x.mx', 587, 'starttls',"
-            " 'a@x.mx', 'a@x.mx', '', '2026-01-01T00:00:00+00:00', x'01')"
-        )
-        connection.execute("PRAGMA user_version = 1")
-    with pr.SqliteStore(db_path) as store:
-        (record,) = store.list_senders()
-    assert pr.Authentication.PASSWORD == record.account.settings.authentication
-    with sqlite3.connect(db_path) as connection:
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-    assert sqlite_adapter.SCHEMA_VERSION == version

@@ -779,3 +779,103 @@ def test_recovery_mail_through_a_microsoft365_sender(
     raw = b"".join(p.read_bytes() for p in db_path.parent.glob(f"{db_path.name}*"))
     token = endpoint.issued[0].access_token
     assert (CLIENT_SECRET.encode() in raw, token.encode() in raw) == (False, False)
+
+
+def _google_service(
+    db_path: Path,
+    endpoint: TokenServer,
+    provider: BuiltinTokenProvider,
+    starttls_server: SmtpServer,
+    smtp_mailer: pr.SmtpMailer,
+    clock: pr.ManualClock,
+    key: str,
+) -> pr.RecoveryService:
+    """A company whose only sender is a Google account saved with a refresh-token bundle."""
+
+    def accept_at_smtp(issued: IssuedToken) -> None:  # as Gmail accepts the user's token
+        starttls_server.tokens[MAILBOX] = issued.access_token
+
+    endpoint.on_issue.append(accept_at_smtp)
+    service = pr.RecoveryService(
+        store=pr.SqliteStore(db_path),
+        mailer=smtp_mailer,
+        secret_key=key,
+        hasher=cheap_hasher(),
+        clock=clock,
+        token_provider=provider,
+        policy=pr.Policy(smtp_logins_per_minute=1000),
+    )
+    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
+    service.add_user("juan", "Caballo azul 77")
+    settings = pr.SenderSettings(
+        HOST,
+        starttls_server.port,
+        pr.Security.STARTTLS,
+        MAILBOX,
+        MAILBOX,
+        authentication=pr.Authentication.XOAUTH2,
+    )
+    service.configure_sender("SUPERVISOR", settings, google_bundle(endpoint.google_token_uri))
+    for login in ("SUPERVISOR", "juan"):
+        service.set_recovery_email(login, f"{login.lower()}@empresa.mx")
+        service.confirm_recovery_email(
+            login, verification_code_in(starttls_server.outbox[-1].message)
+        )
+    return service
+
+
+def test_the_service_asks_for_a_token_once_an_hour_not_once_a_mail(
+    db_path: Path,
+    endpoint: TokenServer,
+    provider: BuiltinTokenProvider,
+    starttls_server: SmtpServer,
+    smtp_mailer: pr.SmtpMailer,
+) -> None:
+    """An access token is reused until shortly before it ends: many mails within the hour
+    make one token request (google-auth keeps no cache of its own); past it, one more."""
+    clock = pr.ManualClock(datetime.now(UTC))
+    service = _google_service(
+        db_path, endpoint, provider, starttls_server, smtp_mailer, clock, pr.generate_key()
+    )
+    for _ in range(3):
+        service.request_recovery("juan")
+        clock.advance(minutes=5)
+    assert 1 == endpoint.counts["refresh_token"]  # the check on save's token served them all
+    clock.advance(minutes=45)  # 60 minutes after the token was issued: within its last 5
+    service.request_recovery("SUPERVISOR")
+    assert 2 == endpoint.counts["refresh_token"]
+    assert 6 == len(starttls_server.outbox)  # two codes, four temporary passwords
+
+
+def test_a_rotated_refresh_token_is_stored_back_sealed(
+    db_path: Path,
+    endpoint: TokenServer,
+    provider: BuiltinTokenProvider,
+    starttls_server: SmtpServer,
+    smtp_mailer: pr.SmtpMailer,
+) -> None:
+    """When Google rotates the refresh token (the old one then stops working), the service
+    stores the new one back in the sender's bundle, sealed, at once: the next token
+    request, an hour later, works."""
+    from pwrecovery.adapters.secretbox import SecretBox  # noqa: PLC0415
+
+    clock = pr.ManualClock(datetime.now(UTC))
+    key = pr.generate_key()
+    endpoint.rotate_refresh_tokens = True
+    service = _google_service(db_path, endpoint, provider, starttls_server, smtp_mailer, clock, key)
+    store = pr.SqliteStore(db_path)
+
+    def stored_refresh_token() -> str:
+        (record,) = store.list_senders()
+        bundle = SecretBox(key).open(record.secret, record.account).secret.reveal()
+        return str(json.loads(bundle)["refresh_token"])
+
+    # Rotated during the check on save: the sender is saved with the new one.
+    assert endpoint.issued[-1].refresh_token == stored_refresh_token() != REFRESH_TOKEN
+    clock.advance(hours=1)
+    service.request_recovery("juan")  # the old one is dead: this works only with the new
+    assert 2 == endpoint.counts["refresh_token"]
+    assert "temporary-password" == starttls_server.outbox[-1].message["X-PwRecovery-Purpose"]
+    # Rotated again while sending: stored back at once, audited.
+    assert endpoint.issued[-1].refresh_token == stored_refresh_token()
+    assert "sender_secret_rotated" in [e.kind for e in service.audit_trail()]

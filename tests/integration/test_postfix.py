@@ -2,8 +2,8 @@
 (tests/mta.py), on its submission (STARTTLS) and implicit-TLS listeners.
 
 Only the public API is used on the library's side. The probes at the end record what
-the real server answers today, byte for byte, so that later work on the library is
-measured against a real server and not against our own fake.
+the real server answers, byte for byte, and what the library makes of it, so that work
+on the library is measured against a real server and not against our own fake.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import pwrecovery as pr
+from pwrecovery.adapters.smtp import GREETING_WAIT
 from pwrecovery.testing import cheap_hasher, temporary_password_in, verification_code_in
 from tests.mta import MTA_ACCOUNTS, Mta, PortKind, running_mta
 
@@ -30,7 +31,7 @@ OTHER_SENDER = "respaldo@empresa.mx"
 SUPERVISOR_PASSWORD = "Supervisor de 2026"
 USER_PASSWORD = "Caballo azul 77"
 NEW_PASSWORD = "Tortuga verde 2026"
-VERIFICATION_SUBJECT = "Código para autenticar tu correo de recuperación"
+VERIFICATION_SUBJECT = "Código para autenticar tu correo de recuperación de la aplicación"
 
 
 def service_on(db_path: Path, mta: Mta, *, timeout: float = 5.0) -> pr.RecoveryService:
@@ -289,7 +290,7 @@ def test_utf8_local_part_is_delivered_with_smtputf8(empty_mta: Mta, db_path: Pat
     (to,) = mail["To"].addresses
     assert ("Juan Pérez", "josé", "empresa.mx") == (to.display_name, to.username, to.domain)
     raw = mta.raw_messages("josé@empresa.mx")[-1]
-    assert ["Subject: Tu clave temporal de acceso"] == raw_header_lines(raw, "Subject")
+    assert ["Subject: Tu clave temporal para la aplicación"] == raw_header_lines(raw, "Subject")
     assert ["To: Juan Pérez <josé@empresa.mx>"] == raw_header_lines(raw, "To")
     temporary = temporary_password_in(mail)
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("juan", temporary).status
@@ -312,13 +313,13 @@ def test_idn_domain_is_delivered_under_its_ascii_form(empty_mta: Mta, db_path: P
     service.confirm_recovery_email("juan", verification_code_in(mail))
 
 
-# Probes: what the real server answers today --------------------------------------------
+# Probes: what the real server answers, and what the library makes of it ----------------
 
 
 def test_probe_from_address_not_owned_by_login(empty_mta: Mta, db_path: Path) -> None:
     """Postfix refuses, at MAIL FROM, a From address the login does not own: 553 5.7.1.
-    Today the library saves such a sender (only AUTH is checked on save) and the first
-    mail then fails with DeliveryFailed."""
+    Saving such a sender offers the address after AUTH, so it is refused on save:
+    SenderAddressRefused with the reply code, nothing saved, the reply audited."""
     mta = empty_mta
     with smtp_session(mta, login=SENDER) as smtp:
         expected = (
@@ -330,31 +331,34 @@ def test_probe_from_address_not_owned_by_login(empty_mta: Mta, db_path: Path) ->
 
     service = service_on(db_path, mta)
     mismatched = mta.settings(SENDER, from_address=OTHER_SENDER)
-    service.configure_sender("SUPERVISOR", mismatched, SENDER_PASSWORD)
+    started = time.monotonic()
+    with pytest.raises(pr.SenderAddressRefused) as refused:
+        service.configure_sender("SUPERVISOR", mismatched, SENDER_PASSWORD)
+    assert time.monotonic() - started < 2.0
+    assert (mta.host, OTHER_SENDER, 553) == (
+        refused.value.host,
+        refused.value.address,
+        refused.value.reply_code,
+    )
+    assert [] == service.senders()
+    audited = service.audit_trail()[-1]
+    assert ("sender_refused", "sender_address_refused", "553") == (
+        audited.kind,
+        audited.detail["reason"],
+        audited.detail["reply"],
+    )
+    service.configure_sender("SUPERVISOR", mta.settings(OTHER_SENDER), MTA_ACCOUNTS[OTHER_SENDER])
     assert [OTHER_SENDER] == [account.settings.from_address for account in service.senders()]
-    with pytest.raises(pr.DeliveryFailed):
-        service.set_recovery_email("juan", "juan@empresa.mx")
-    failures = [e for e in service.audit_trail("juan") if e.kind == "delivery_attempt_failed"]
-    assert ["delivery_failed"] == [e.detail["reason"] for e in failures]
-    mta.wait_idle()
-    assert [] == mta.messages("juan@empresa.mx")
 
 
 def test_probe_utf8_recipient_without_smtputf8(empty_mta: Mta, db_path: Path) -> None:
-    """Through the listener with SMTPUTF8 off, a UTF-8 local part fails in the client:
-    SMTPUTF8 is not offered, smtplib refuses before MAIL FROM, DeliveryFailed, nothing
-    delivered. The server itself answers 555 5.5.4 to MAIL FROM ... SMTPUTF8, yet takes a
-    raw UTF-8 RCPT TO sent without declaring SMTPUTF8 (250 2.1.5)."""
+    """Through the listener with SMTPUTF8 off, a UTF-8 local part cannot go: SMTPUTF8 is
+    not offered, and the server itself answers 555 5.5.4 to MAIL FROM ... SMTPUTF8 (yet
+    takes a raw UTF-8 RCPT TO sent without declaring SMTPUTF8: 250 2.1.5, which the
+    library never sends). The library refuses before MAIL FROM, for good:
+    DeliveryRejected, reply 555, reason smtputf8_unsupported; a queued mail is abandoned
+    in the first run, not retried. Nothing is delivered."""
     mta = empty_mta
-    service = service_on(db_path, mta)
-    service.configure_sender(
-        "SUPERVISOR", mta.settings(SENDER, port_kind="no_smtputf8"), SENDER_PASSWORD
-    )
-    with pytest.raises(pr.DeliveryFailed):
-        service.set_recovery_email("juan", "josé@empresa.mx")
-    failures = [e for e in service.audit_trail("juan") if e.kind == "delivery_attempt_failed"]
-    assert ["delivery_failed"] == [e.detail["reason"] for e in failures]
-
     with smtp_session(mta, "no_smtputf8", login=SENDER) as smtp:
         assert not smtp.has_extn("smtputf8")
         expected = (555, b"5.5.4 Unsupported option: SMTPUTF8")
@@ -364,39 +368,65 @@ def test_probe_utf8_recipient_without_smtputf8(empty_mta: Mta, db_path: Path) ->
         assert (250, b"2.1.0 Ok") == smtp.mail(SENDER)
         assert (250, b"2.1.5 Ok") == smtp.rcpt("josé@empresa.mx")
         smtp.rset()
+
+    service = service_on(db_path, mta)
+    no_utf8 = service.configure_sender(
+        "SUPERVISOR", mta.settings(SENDER, port_kind="no_smtputf8"), SENDER_PASSWORD
+    )
+    with pytest.raises(pr.DeliveryRejected) as rejected:
+        service.set_recovery_email("juan", "josé@empresa.mx")
+    assert (555, "smtputf8_unsupported") == (rejected.value.reply_code, rejected.value.reason)
+    failures = [e for e in service.audit_trail("juan") if e.kind == "delivery_attempt_failed"]
+    assert [("delivery_rejected", "555", "smtputf8_unsupported")] == [
+        (e.detail["reason"], e.detail["reply"], e.detail["cause"]) for e in failures
+    ]
+
+    # The address confirmed through the listener that offers SMTPUTF8, then queued
+    # through the one that does not: refused for good, so abandoned at once.
+    service.remove_sender(no_utf8.id)
+    with_utf8 = service.configure_sender("SUPERVISOR", mta.settings(SENDER), SENDER_PASSWORD)
+    confirm_through_mailbox(service, mta, "SUPERVISOR", "supervisor@empresa.mx")
+    confirm_through_mailbox(service, mta, "juan", "josé@empresa.mx")
+    service.remove_sender(with_utf8.id)
+    service.configure_sender(
+        "SUPERVISOR", mta.settings(SENDER, port_kind="no_smtputf8"), SENDER_PASSWORD
+    )
+    service.request_recovery("juan", delivery="queued")
+    assert pr.DeliveryReport(abandoned=1) == service.deliver_pending()
+    assert pr.DeliveryReport() == service.deliver_pending()
     mta.wait_idle()
-    assert [] == mta.messages("josé@empresa.mx")
+    assert 1 == len(mta.messages("josé@empresa.mx"))  # its verification code only
 
 
 def test_probe_starttls_client_on_implicit_tls_port(mta: Mta, db_path: Path) -> None:
     """Security.STARTTLS pointed at the implicit-TLS port: each side waits for the other
-    to speak (the client for a greeting, the server for a TLS hello), so today the
-    check on save fails only when the client's timeout runs out: SenderUnreachable,
-    reason "timeout", after the full 3 s."""
-    service = service_on(db_path, mta, timeout=3.0)
+    to speak (the client for a greeting, the server for a TLS hello). The library waits
+    GREETING_WAIT (5 s), finds the port answers a TLS handshake, and names the mistake:
+    SenderUnreachable "expects_ssl", within seconds and not after the 30 s timeout."""
+    service = service_on(db_path, mta, timeout=30.0)
     wrong = pr.SenderSettings(mta.host, mta.ssl_port, pr.Security.STARTTLS, SENDER, SENDER)
     started = time.monotonic()
     with pytest.raises(pr.SenderUnreachable) as refused:
         service.configure_sender("SUPERVISOR", wrong, SENDER_PASSWORD)
     elapsed = time.monotonic() - started
-    assert "timeout" == refused.value.reason
-    assert 3.0 <= elapsed < 5.0
+    assert "expects_ssl" == refused.value.reason
+    assert GREETING_WAIT <= elapsed < GREETING_WAIT + 2.0
     assert [] == service.senders()
 
 
 def test_probe_implicit_tls_client_on_starttls_port(mta: Mta, db_path: Path) -> None:
     """Security.SSL pointed at the STARTTLS port: the server answers the TLS hello with
-    its plaintext greeting, and the check on save fails at once: SenderUnreachable,
-    reason "tls"."""
+    its plaintext greeting; the library sees a plaintext SMTP greeting on a second
+    connection and names the mistake at once: SenderUnreachable "expects_starttls"."""
     with socket.create_connection((mta.host, mta.starttls_port), timeout=5) as plain:
         assert b"220 mta.pwrecovery.test ESMTP\r\n" == plain.recv(1024)
-    service = service_on(db_path, mta, timeout=3.0)
+    service = service_on(db_path, mta, timeout=30.0)
     wrong = pr.SenderSettings(mta.host, mta.starttls_port, pr.Security.SSL, SENDER, SENDER)
     started = time.monotonic()
     with pytest.raises(pr.SenderUnreachable) as refused:
         service.configure_sender("SUPERVISOR", wrong, SENDER_PASSWORD)
     elapsed = time.monotonic() - started
-    assert "tls" == refused.value.reason
+    assert "expects_starttls" == refused.value.reason
     assert elapsed < 1.0
     assert [] == service.senders()
 
@@ -404,15 +434,44 @@ def test_probe_implicit_tls_client_on_starttls_port(mta: Mta, db_path: Path) -> 
 @pytest.mark.parametrize("port_kind", ["starttls", "ssl"])
 def test_probe_wrong_password(mta: Mta, db_path: Path, port_kind: PortKind) -> None:
     """A wrong SMTP password: Postfix answers 535 5.7.8 to AUTH PLAIN and to AUTH LOGIN,
-    and the library reports SenderAuthenticationFailed."""
+    and the library reports SenderAuthenticationFailed (not BasicAuthDisabled: 5.7.8 is
+    not Microsoft's 5.7.139 or 5.7.30)."""
     refused = (535, b"5.7.8 Error: authentication failed: (reason unavailable)")
     with smtp_session(mta, port_kind) as smtp:
         assert refused == smtp.docmd("AUTH", "PLAIN " + b64(f"\0{SENDER}\0wrong"))
         assert (334, b"UGFzc3dvcmQ6") == smtp.docmd("AUTH", "LOGIN " + b64(SENDER))  # "Password:"
         assert refused == smtp.docmd(b64("wrong"))
     service = service_on(db_path, mta)
-    with pytest.raises(pr.SenderAuthenticationFailed):
+    with pytest.raises(pr.SenderAuthenticationFailed) as caught:
         service.configure_sender("SUPERVISOR", mta.settings(SENDER, port_kind=port_kind), "wrong")
+    assert pr.SenderAuthenticationFailed is type(caught.value)
+
+
+def test_probe_queued_mails_share_one_session(empty_mta: Mta, db_path: Path) -> None:
+    """The worker sends the due mails of one sender through one SMTP session: Postfix logs
+    one connection with one AUTH and a MAIL, RCPT and DATA per mail."""
+    mta = empty_mta
+    service = service_on(db_path, mta)
+    service.configure_sender("SUPERVISOR", mta.settings(SENDER), SENDER_PASSWORD)
+    confirm_through_mailbox(service, mta, "SUPERVISOR", "supervisor@empresa.mx")
+    confirm_through_mailbox(service, mta, "juan", "juan@empresa.mx")
+    log = mta.folder / "postfix.log"
+    mta.wait_idle()
+    before = log.read_text("utf-8", "replace")
+    service.request_recovery("juan", delivery="queued")
+    service.request_recovery("SUPERVISOR", delivery="queued")
+    assert pr.DeliveryReport(sent=2) == service.deliver_pending()
+    temporary_password_in(mta.next_message("juan@empresa.mx"))
+    temporary_password_in(mta.next_message("supervisor@empresa.mx"))
+    deadline = time.monotonic() + 5.0
+    while True:
+        new = log.read_text("utf-8", "replace")[len(before) :]
+        sessions = [line for line in new.splitlines() if "disconnect from" in line]
+        if sessions or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    (session,) = sessions
+    assert " auth=1 mail=2 rcpt=2 data=2 " in session
 
 
 def test_every_account_logs_in_with_its_own_password(mta: Mta) -> None:

@@ -1,10 +1,13 @@
-"""DESIGN §1.8 over real components: after the whole story, with logging at DEBUG, no secret
-is in any log record, repr, audit event, exception text, or byte of the SQLite files."""
+"""docs/design.md §1.8 over real components: after the whole story, with logging at DEBUG, no
+secret is in any log record, repr, audit event, exception text, queued mail, or byte of the
+SQLite files, in any encoding (``tests/integration/leaks.py``); once with a service holding
+the key, once with a keyless login window and a worker holding it."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pwrecovery as pr
 from pwrecovery.testing import temporary_password_in, verification_code_in
 from pwrecovery.testing.smtp import SmtpServer
 from tests.helpers import cheap_hasher
+from tests.integration.leaks import none_held, store_bytes
 
 PASSWORDS = {"SUPERVISOR": "Supervisor de 2026", "juan": "Caballo azul 77"}
 NEW_PASSWORD = "Tortuga verde 2026"
@@ -36,7 +40,7 @@ def texts_of(error: BaseException) -> list[str]:
 def play_the_story(
     service: pr.RecoveryService, server: SmtpServer, secrets: list[str], seen: list[str]
 ) -> None:
-    """Every step of DESIGN §1, the failures included; secrets met on the way are noted."""
+    """Every step of the recovery story, the failures included; secrets met on the way are noted."""
 
     def expect_error(action: Callable[[], object]) -> None:
         with pytest.raises(pr.PwRecoveryError) as caught:
@@ -105,6 +109,112 @@ def test_no_secret_anywhere(
     assert len(service.audit_trail()) > 20
     assert [] != caplog.records
     store.close()
-    for secret in secrets:
-        assert secret not in text, f"a secret of {len(secret)} characters is in a text"
-        assert secret.encode() not in raw, f"a secret of {len(secret)} characters is in the file"
+    assert [] == none_held(text.encode("utf-8"), secrets), "a secret is in a text (length shown)"
+    assert [] == none_held(raw, secrets), "a secret is in the files (its length is shown)"
+
+
+def play_the_keyless_story(
+    window: pr.RecoveryService,
+    worker: pr.RecoveryService,
+    server: SmtpServer,
+    secrets: list[str],
+    seen: list[str],
+) -> None:
+    """The same story at a login window without the key, a worker with it sending what the
+    window queued; the failures included, and the window's refusals of what needs the key."""
+
+    def expect_error(action: Callable[[], object]) -> None:
+        with pytest.raises(pr.PwRecoveryError) as caught:
+            action()
+        seen.extend(texts_of(caught.value))
+
+    def deliver() -> None:
+        report = worker.deliver_pending()
+        seen.append(repr(report))
+
+    settings = server.settings(SMTP_USER)
+    expect_error(lambda: window.configure_sender("SUPERVISOR", settings, SMTP_PASSWORD))
+    expect_error(window.deliver_pending)
+    for login in PASSWORDS:
+        window.set_recovery_email(login, f"{login.lower()}@empresa.mx")
+        deliver()
+        code = verification_code_in(server.outbox[-1].message)
+        secrets.append(code)
+        wrong = "00000000" if code != "00000000" else "11111111"
+        expect_error(lambda login=login, wrong=wrong: window.confirm_recovery_email(login, wrong))
+        window.confirm_recovery_email(login, code)
+    window.request_recovery("juan")
+    deliver()
+    temporary = temporary_password_in(server.outbox[-1].message)
+    secrets.append(temporary)
+    expect_error(lambda: window.authenticate("juan", "Caballo azul 78"))
+    window.authenticate("juan", temporary)
+    mismatch = NEW_PASSWORD + "!"
+    expect_error(lambda: window.change_password("juan", temporary, NEW_PASSWORD, mismatch))
+    expect_error(lambda: window.change_password("juan", temporary, temporary, temporary))
+    window.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    deliver()
+    expect_error(lambda: window.authenticate("juan", temporary))
+    window.request_recovery("juan")
+    server.reject_data = True
+    report = worker.deliver_pending()  # refused: kept for a later try, which makes a new secret
+    assert pr.DeliveryReport(retried=1) == report
+    server.reject_data = False
+    window.set_recovery_email("juan", "juan.nuevo@empresa.mx")
+    seen.append(repr(window.readiness()))
+    seen.extend(p.message() for p in window.readiness().problems())
+
+
+def test_no_secret_anywhere_with_a_keyless_window(
+    db_path: Path,
+    pwrecovery_smtp_server: SmtpServer,
+    pwrecovery_smtp_mailer: pr.SmtpMailer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A keyless login window and a worker holding the key, on one SQLite file: no
+    password, temporary password, code, SMTP password or key in any log record, repr,
+    audit event, exception text, queued mail, or byte of the files (in any encoding)."""
+    caplog.set_level(logging.DEBUG)
+    pwrecovery_smtp_server.accounts[SMTP_USER] = SMTP_PASSWORD
+    key = pr.generate_key()
+    admin = pr.RecoveryService(
+        store=pr.SqliteStore(db_path),
+        mailer=pwrecovery_smtp_mailer,
+        secret_key=key,
+        hasher=cheap_hasher(),
+    )
+    for login, password in PASSWORDS.items():
+        admin.add_user(login, password, supervisor=login == "SUPERVISOR")
+    secrets = [*PASSWORDS.values(), NEW_PASSWORD, SMTP_PASSWORD, WRONG_SMTP, key]
+    seen: list[str] = []
+    with pytest.raises(pr.SenderAuthenticationFailed) as refused:
+        admin.configure_sender("SUPERVISOR", pwrecovery_smtp_server.settings(SMTP_USER), WRONG_SMTP)
+    seen.extend(texts_of(refused.value))
+    admin.configure_sender("SUPERVISOR", pwrecovery_smtp_server.settings(SMTP_USER), SMTP_PASSWORD)
+    store = pr.SqliteStore(db_path)
+    window = pr.RecoveryService(
+        store=store, mailer=pr.RecordingMailer(), secret_key=None, hasher=cheap_hasher()
+    )
+    worker = pr.RecoveryService(
+        store=pr.SqliteStore(db_path),
+        mailer=pwrecovery_smtp_mailer,
+        secret_key=key,
+        hasher=cheap_hasher(),
+    )
+    play_the_keyless_story(window, worker, pwrecovery_smtp_server, secrets, seen)
+
+    queued = store.due_messages(datetime(2100, 1, 1, tzinfo=UTC), 100)
+    assert 3 == len(queued)  # the refused mail, the address change's code and notice
+    seen += [repr(m) for m in queued] + [m.payload.decode("utf-8") for m in queued]
+    seen += [repr(window), repr(worker), repr(store)]
+    seen += [repr(x) for x in (*store.list_users(), *store.list_senders(), *window.users())]
+    seen += [repr(x) for x in (*window.senders(), *window.audit_trail())]
+    seen += [str(dict(e.detail)) for e in window.audit_trail()]
+    ours = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    seen += [f"{r.name} {r.getMessage()} {r.args!r}" for r in ours]
+    text = "\n".join(seen).encode("utf-8")
+    raw = store_bytes(db_path)
+    assert len(window.audit_trail()) > 20
+    store.close()
+    assert [] == none_held(text, secrets), "a secret is in a text (its length is shown)"
+    assert [] == none_held(raw, secrets), "a secret is in the files (its length is shown)"

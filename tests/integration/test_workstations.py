@@ -1,6 +1,6 @@
-"""Several workstations at once on one store, for each shared store: a SQLite file and a
-PostgreSQL server. Threads and processes race; nothing is lost, one temporary password
-changes one password once."""
+"""Several workstations at once on one store, for each shared store: a SQLite file, a
+PostgreSQL server and a MariaDB server. Threads and processes race; nothing is lost, one
+temporary password changes one password once."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from tests.integration import workers
 from tests.integration.workers import open_store, prepared, run_processes
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where the workstations' shared store is: a file path or a server URL."""
     if request.param == "sqlite":
         return str(tmp_path / "empresa.db")
+    if request.param == "mariadb":
+        request.getfixturevalue("mariadb_engine")  # a server with no tables left over
+        maria: str = request.getfixturevalue("mariadb_url")
+        return maria
     request.getfixturevalue("postgres_engine")  # a server with no tables left over
     url: str = request.getfixturevalue("postgres_url")
     return url

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import email_validator
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
 from pwrecovery._domain.addresses import mask_address, normalize_address
 
 LOCAL_PARTS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,30}", fullmatch=True)
-LABELS = st.from_regex(r"[A-Za-z]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?", fullmatch=True)
+# "ab--" opening a label is reserved for IDNA (RFC 5891 4.2.3.1); email-validator refuses it.
+LABELS = st.from_regex(r"[A-Za-z]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?", fullmatch=True).filter(
+    lambda label: label[2:4] != "--"
+)
 SUFFIXES = st.sampled_from(["mx", "MX", "com", "com.mx", "Org", "net", "gob.mx"])
 
 
@@ -134,10 +138,16 @@ def test_mask_of_internationalised_address() -> None:
     assert "用***@例子.广告" == mask_address("用户@例子.广告")
 
 
-@given(address=addresses().filter(lambda a: len(a.partition("@")[0]) > 1))
-def test_mask_never_reveals_more_than_the_first_character(address: str) -> None:
+@given(
+    local=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_+-]{1,30}", fullmatch=True),
+    label=LABELS,
+    suffix=SUFFIXES,
+)
+def test_mask_never_reveals_more_than_the_first_character(
+    local: str, label: str, suffix: str
+) -> None:
     """Before the @ the mask holds only the first character and three stars."""
-    normalized = normalize_address(address)
+    normalized = normalize_address(f"{local}@{label}.{suffix}")
     local, _, domain = normalized.rpartition("@")
     masked = mask_address(normalized)
     assert f"{local[0]}***" == masked.rpartition("@")[0]
@@ -148,3 +158,141 @@ def test_encoded_word_syntax_is_refused() -> None:
     """An address shaped like an encoded word would be written as another address: refused."""
     with pytest.raises(pr.InvalidEmailAddress):
         normalize_address("=?utf-8?q?Jos=C3=A9?=@x.mx")
+
+
+# -- office domains (allow_private) --------------------------------------------------------
+
+
+def validator_refuses(address: str) -> bool:
+    """Whether email-validator itself, as the library calls it by default, refuses."""
+    try:
+        email_validator.validate_email(address, check_deliverability=False, allow_smtputf8=True)
+    except email_validator.EmailNotValidError:
+        return True
+    return False
+
+
+OFFICE = {
+    "mdns": ("x@empresa.local", "x@empresa.local"),
+    "mdns-capitals": ("Juan.Perez@EMPRESA.LOCAL", "Juan.Perez@empresa.local"),
+    "mdns-subdomain": ("x@conta.empresa.local", "x@conta.empresa.local"),
+    "mdns-accented": ("josé@compañía.local", "josé@compañía.local"),
+    "single-label": ("x@servidor", "x@servidor"),
+    "single-label-capitals": ("x@SERVIDOR", "x@servidor"),
+    "lan": ("x@empresa.lan", "x@empresa.lan"),
+    "internal": ("x@empresa.internal", "x@empresa.internal"),
+}
+
+
+@pytest.mark.parametrize(("address", "expected"), OFFICE.values(), ids=OFFICE.keys())
+def test_office_domains_are_accepted_with_allow_private(address: str, expected: str) -> None:
+    """With allow_private, office domains (.local, a single label, .lan) are accepted and
+    normalised with their own domain (lower-cased), never a stand-in."""
+    assert expected == normalize_address(address, allow_private=True)
+
+
+@pytest.mark.parametrize(("address", "expected"), OFFICE.values(), ids=OFFICE.keys())
+def test_without_allow_private_office_domains_fare_as_email_validator_says(
+    address: str, expected: str
+) -> None:
+    """Without allow_private an office domain is refused exactly where email-validator
+    refuses it (.local and single labels), and accepted as it is otherwise (.lan)."""
+    try:
+        outcome = normalize_address(address)
+    except pr.InvalidEmailAddress:
+        outcome = "refused"
+    assert ("refused" if validator_refuses(address) else expected) == outcome
+
+
+def test_the_office_domains_the_design_names_are_refused_by_default() -> None:
+    """.local and single labels are refused unless allow_private is set; .lan is not a
+    reserved name and is accepted either way."""
+    expected = {"x@empresa.local": True, "x@servidor": True, "x@empresa.lan": False}
+    actual = {address: validator_refuses(address) for address in expected}
+    assert expected == actual
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "x@localhost",
+        "x@empresa.test",
+        "x@empresa.invalid",
+        "x@empresa.local.",
+        "x@.local",
+        "x@empresa.local\r\nBcc: y@z.mx",
+        "x@empre\u2028sa.local",
+        "=?utf-8?q?x?=@empresa.local",
+        "Juan <x@empresa.local>",
+        "x@[10.0.0.1]",
+    ],
+    ids=[
+        "localhost",
+        "test",
+        "invalid",
+        "trailing-dot",
+        "empty-label",
+        "crlf",
+        "u2028",
+        "encoded-word",
+        "display-name",
+        "literal",
+    ],
+)
+def test_allow_private_still_refuses_what_is_not_an_office_address(address: str) -> None:
+    """allow_private opens office names only: other reserved names, malformed domains,
+    header injection, encoded words, display names and literals are still refused."""
+    with pytest.raises(pr.InvalidEmailAddress):
+        normalize_address(address, allow_private=True)
+
+
+@given(local=LOCAL_PARTS, labels=st.lists(LABELS, min_size=1, max_size=3))
+def test_a_local_domain_normalises_to_itself(local: str, labels: list[str]) -> None:
+    """For any ordinary local part and labels under .local (any case): the local part is
+    kept, the domain lower-cased, and the result is a fixed point."""
+    domain = ".".join(labels) + ".LoCaL"
+    once = normalize_address(f"{local}@{domain}", allow_private=True)
+    assert (f"{local}@{domain.lower()}", once) == (
+        once,
+        normalize_address(once, allow_private=True),
+    )
+
+
+@st.composite
+def long_addresses(draw: st.DrawFn) -> tuple[str, str]:
+    """(local part, domain without its last label) for an address of 246 to 262
+    characters once a five-letter last label is added: around the 254 limit."""
+    total = draw(st.integers(min_value=246, max_value=262))
+    local = "a" * draw(st.integers(min_value=1, max_value=64))
+    room = total - len(local) - len("@.local")
+    labels = []
+    while room > 0:
+        size = min(room, draw(st.integers(min_value=1, max_value=63)))
+        labels.append("b" * size)
+        room -= size + 1
+    return local, ".".join(labels) or "b"
+
+
+@given(drawn=long_addresses())
+def test_a_local_domain_has_the_length_limits_of_any_other(drawn: tuple[str, str]) -> None:
+    """Near the 254-character limit a .local address is accepted exactly when the same
+    address under a five-letter public domain is: checking it adds no characters."""
+    local, domain = drawn
+    try:
+        normalize_address(f"{local}@{domain}.email")
+    except pr.InvalidEmailAddress:
+        expected = "refused"
+    else:
+        expected = f"{local}@{domain}.local"
+    event(expected if expected == "refused" else "accepted")
+    try:
+        actual = normalize_address(f"{local}@{domain}.local", allow_private=True)
+    except pr.InvalidEmailAddress:
+        actual = "refused"
+    assert expected == actual
+
+
+def test_an_address_of_254_characters_on_local_is_accepted() -> None:
+    """254 characters, the RFC 5321 limit, are allowed on a .local domain too."""
+    address = "a" * 64 + "@" + ".".join(["b" * 61, "b" * 61, "b" * 59]) + ".local"
+    assert (254, address) == (len(address), normalize_address(address, allow_private=True))

@@ -1,4 +1,4 @@
-"""Header-injection refusal (DESIGN §1.8): CR, LF, NUL, U+2028, U+2029, also encoded."""
+"""Header-injection refusal: CR, LF, NUL, U+2028, U+2029, also encoded."""
 
 from __future__ import annotations
 
@@ -54,9 +54,42 @@ def test_encoded_words_that_decode_to_a_line_break_are_refused(value: str) -> No
         check_header_value(value, "display_name")
 
 
-def test_encoded_word_with_an_unknown_charset_is_refused() -> None:
-    """An encoded word we cannot decode cannot be checked, so it is refused."""
-    assert is_header_safe("=?x-no-such-charset?q?a=0Ab?=") is False
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?x-no-such-charset?q?a?=",
+        "=?utf-8*es?q?a?=",
+        "=?rot13?q?a?=",
+        "=?utf-8?q?=FF?=",
+        "=?utf-8?b?/w==?=",
+        "=?us-ascii?q?=E9?=",
+        "=?utf-8?b?A?=",
+        "Hola =?utf-8?b?A?=",
+    ],
+    ids=[
+        "unknown-charset",
+        "charset-with-language",
+        "not-a-text-codec",
+        "undecodable-q",
+        "undecodable-b",
+        "not-ascii",
+        "broken-base64",
+        "broken-base64-after-text",
+    ],
+)
+def test_an_encoded_word_that_cannot_be_decoded_is_refused(value: str) -> None:
+    """Fail closed: an encoded word we cannot decode (unknown charset, bytes its charset
+    cannot read, broken base64) cannot be checked, so it is refused."""
+    assert False is is_header_safe(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["=?utf-16-be?b?AAo=?=", "=?utf-7?q?+AAo-?=", "=?iso-8859-1?q?a=85b?="]
+)
+def test_a_line_break_hidden_in_another_charset_is_refused(value: str) -> None:
+    """The encoded word is decoded in its own charset (UTF-16, UTF-7, Latin-1's NEL)
+    before it is checked."""
+    assert False is is_header_safe(value)
 
 
 def test_harmless_encoded_word_is_accepted() -> None:
@@ -107,9 +140,9 @@ def test_non_strings_are_refused(value: object) -> None:
     assert is_header_safe(value) is False
 
 
-@pytest.mark.parametrize("host", ["smtp.empresa.mx", "127.0.0.1", "::1", "localhost"])
+@pytest.mark.parametrize("host", ["smtp.empresa.mx", "127.0.0.1", "::1", "localhost", "a" * 253])
 def test_check_host_accepts_names_and_addresses(host: str) -> None:
-    """Host names and IP addresses pass the host check."""
+    """Host names and IP addresses pass the host check, up to 253 characters."""
     assert check_host(host) is None
 
 

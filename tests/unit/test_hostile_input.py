@@ -1,4 +1,4 @@
-"""Hostile input over the whole service (DESIGN §1.8, §2, §3; CONVENTIONS §7).
+"""Hostile input over the whole service.
 
 Every public method either succeeds or raises a ``PwRecoveryError`` subclass;
 a refused call writes nothing; and no mail ever has more than one recipient,
@@ -192,7 +192,7 @@ ADDRESSES = st.one_of(
     HOSTILE,
 )
 JUAN_SPELLINGS = ["juan", "JUAN", "Juan", "ｊｕａｎ", "ＪＵＡＮ", " juan ", "juan\n"]
-SUPPORTED_PASSWORD = "Tortuga verde 2026"  # passes every rule of DESIGN §3
+SUPPORTED_PASSWORD = "Tortuga verde 2026"  # passes every password rule
 
 # -- a fresh service per example -------------------------------------------------
 

@@ -95,7 +95,7 @@ def test_bcrypt_hashes_a_password_over_72_bytes() -> None:
     assert hasher.verify(hasher.hash(long), long)
 
 
-@pytest.mark.parametrize("rounds", [0, 3, 32])
+@pytest.mark.parametrize("rounds", [3, 32])
 def test_bcrypt_rounds_outside_what_bcrypt_accepts_are_a_configuration_error(
     rounds: int,
 ) -> None:

@@ -1,20 +1,37 @@
-"""Logins: how they are written (NFKC, stripped) and matched (case-folded)."""
+"""Logins: how they are written (NFKC, stripped), matched (case-folded) and, when they do
+not exist, fingerprinted; origins and display names as the audit trail and mails keep
+them."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import string
+import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import pwrecovery as pr
 from pwrecovery._domain.logins import (
     MAX_LOGIN_LENGTH,
+    MAX_TYPED_LOGIN,
+    audit_key,
+    bounded_origin,
+    fingerprint,
+    key_or_none,
     login_key,
     normalize_display_name,
     normalize_login,
+    printable_identifier,
 )
+
+KEY = b"k" * 32
+OTHER_KEY = b"o" * 32
+FINGERPRINT = re.compile("#[0-9a-f]{16}")
+UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
 def test_login_is_stripped() -> None:
@@ -61,9 +78,47 @@ def test_normalisation_is_idempotent(login: str) -> None:
 
 
 def test_login_of_64_characters_is_accepted() -> None:
-    """64 characters is the longest login."""
+    """64 characters is the longest login; 65 are too many."""
     assert 64 == MAX_LOGIN_LENGTH
     assert "a" * 64 == normalize_login("a" * 64)
+    with pytest.raises(pr.InvalidLogin) as caught:
+        normalize_login("a" * 65)
+    assert False is caught.value.empty
+
+
+@pytest.mark.parametrize("login", ["", "   ", "\t\n", "\u3000", "\u00a0"])
+def test_an_empty_login_says_it_is_empty(login: str) -> None:
+    """A login that is nothing but spaces (after NFKC) is refused as empty, so the message
+    can say so."""
+    with pytest.raises(pr.InvalidLogin) as caught:
+        normalize_login(login)
+    assert True is caught.value.empty
+
+
+def test_typed_length_is_bounded_before_nfkc() -> None:
+    """Up to 256 code points are read (here spaces around a short login); one more is
+    refused before NFKC, whatever it would normalise to."""
+    assert 256 == MAX_TYPED_LOGIN
+    padded = " " * 100 + "juan" + " " * 152
+    assert "juan" == normalize_login(padded)
+    with pytest.raises(pr.InvalidLogin) as caught:
+        normalize_login(padded + " ")
+    assert False is caught.value.empty
+
+
+def test_a_huge_expanding_login_is_refused_unread() -> None:
+    """A megabyte of U+FDFA is refused before NFKC (which would make 18 MB of it)."""
+    with pytest.raises(pr.InvalidLogin):
+        normalize_login("\ufdfa" * 1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("login", "expected"),
+    [(" Juan ", "juan"), ("ＪＵＡＮ", "juan"), ("", None), ("ju\nan", None), (None, None)],
+)
+def test_key_or_none(login: object, expected: str | None) -> None:
+    """A login's key, or None when it is malformed (never an exception)."""
+    assert expected == key_or_none(login)
 
 
 @pytest.mark.parametrize(
@@ -110,6 +165,150 @@ def test_login_length_is_counted_after_nfkc() -> None:
     assert 32 == len(normalize_login("ﬁ" * 16))
     with pytest.raises(pr.InvalidLogin):
         normalize_login("ﬁ" * 33)
+
+
+def test_login_length_boundary_after_nfkc() -> None:
+    """32 ligatures are 64 characters after NFKC (accepted); 33 are 66 (refused)."""
+    assert "fi" * 32 == normalize_login("ﬁ" * 32)
+    with pytest.raises(pr.InvalidLogin):
+        normalize_login("ﬁ" * 32 + "x")
+
+
+# -- fingerprints of logins that do not exist ----------------------------------------
+
+
+def test_fingerprint_is_a_keyed_hash_of_the_login_key() -> None:
+    """A fingerprint is "#" and the first 16 hex digits of HMAC-SHA256 under the service's
+    key of the login's key: stable across releases, since stores keep counters under it."""
+    expected = "#" + hmac.new(KEY, b"juan", hashlib.sha256).hexdigest()[:16]
+    assert expected == fingerprint(KEY, "juan")
+
+
+def test_logins_that_match_share_a_fingerprint() -> None:
+    """Spellings of one login (case, width, spaces) are counted under one fingerprint."""
+    spellings = ["juan", "Juan", "JUAN", "ＪＵＡＮ", "  juan "]
+    assert {fingerprint(KEY, "juan")} == {fingerprint(KEY, s) for s in spellings}
+
+
+def test_another_key_gives_another_fingerprint() -> None:
+    """Without the key the fingerprint of a login cannot be computed or matched."""
+    assert fingerprint(KEY, "juan") != fingerprint(OTHER_KEY, "juan")
+
+
+def test_a_malformed_login_never_meets_a_valid_one() -> None:
+    """A malformed login is fingerprinted apart from any valid login, even one that prints
+    the same ("ju\\nan" shows as "ju\ufffdan", itself a valid login)."""
+    assert "ju\ufffdan" == printable_identifier("ju\nan")
+    assert "ju\ufffdan" == normalize_login("ju\ufffdan")
+    assert fingerprint(KEY, "ju\nan") != fingerprint(KEY, "ju\ufffdan")
+
+
+@given(login=st.one_of(st.text(max_size=80), st.none(), st.integers()))
+def test_any_login_has_a_fingerprint_of_the_form(login: object) -> None:
+    """Whatever is typed as a login (text of any kind, even not text), it has a fingerprint
+    of the form #xxxxxxxxxxxxxxxx, and a valid one is the keyed hash of its key."""
+    found = key_or_none(login)
+    event("valid" if found is not None else "malformed")
+    result = fingerprint(KEY, login)
+    assert FINGERPRINT.fullmatch(result)
+    if found is not None:
+        assert "#" + hmac.new(KEY, found.encode(), hashlib.sha256).hexdigest()[:16] == result
+
+
+def test_audit_key() -> None:
+    """An audit event is filed under the login's key, or the casefold of a malformed login
+    (a fingerprint is its own key)."""
+    expected = ("juan", "#0123abcd0123abcd", "ju\nan", None)
+    actual = (
+        audit_key(" JUAN "),
+        audit_key("#0123ABCD0123ABCD"),
+        audit_key("JU\nAN"),
+        audit_key(None),
+    )
+    assert expected == actual
+
+
+# -- what the audit trail keeps -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        (None, ""),
+        (42, ""),
+        ("  Juan  ", "Juan"),
+        ("ＪＵＡＮ", "JUAN"),
+        ("ju\nan\x00\u2028\u200b\ud800", "ju\ufffdan\ufffd\ufffd\ufffd\ufffd"),
+        ("x" * 129, "x" * 128),
+        (" " * 256 + "juan", ""),
+    ],
+    ids=["none", "int", "stripped", "nfkc", "unprintable", "cut-at-128", "read-256"],
+)
+def test_printable_identifier(typed: object, expected: str) -> None:
+    """A login as typed, safe for a message or the audit trail: NFKC and stripped,
+    unprintable characters as U+FFFD, at most 128 characters, of at most 256 read."""
+    assert expected == printable_identifier(typed)
+
+
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [
+        (None, None),
+        (42, None),
+        (b"PC-CONTA-01", None),
+        ("", None),
+        ("   ", None),
+        ("PC-CONTA-01", "PC-CONTA-01"),
+        ("PC\r\nCONTA", "PC\ufffd\ufffdCONTA"),
+        ("p" * 128, "p" * 128),
+        ("p" * 129, "p" * 128),
+        ("p" * 100_000, "p" * 128),
+    ],
+    ids=["none", "int", "bytes", "empty", "spaces", "name", "line-break", "128", "129", "huge"],
+)
+def test_bounded_origin(origin: object, expected: str | None) -> None:
+    """The host's origin as the audit trail keeps it: printable, at most 128 characters
+    (longer ones are cut), None when empty or not text."""
+    assert expected == bounded_origin(origin)
+
+
+@given(
+    origin=st.one_of(
+        st.text(max_size=40),
+        st.text(min_size=120, max_size=300),
+        st.text(alphabet=" \t\u3000\u00a0", max_size=5),
+    )
+)
+def test_a_kept_origin_is_printable_and_short(origin: str) -> None:
+    """For any text: None, or 1 to 128 characters with nothing unprintable."""
+    kept = bounded_origin(origin)
+    event("none" if kept is None else "kept")
+    if kept is not None:
+        assert 1 <= len(kept) <= 128
+        assert set() == {unicodedata.category(ch) for ch in kept} & UNPRINTABLE
+
+
+# -- display names -------------------------------------------------------------------
+
+
+def test_display_name_boundary_is_128_characters() -> None:
+    """128 characters is the longest display name, counted after trimming."""
+    assert "x" * 128 == normalize_display_name("  " + "x" * 128 + "  ")
+    with pytest.raises(pr.InvalidHeaderValue):
+        normalize_display_name("x" * 129)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [" " * 600, "=?utf-8?q?Juan?=", "Juan =?x", "ﬁ" * 65],
+    ids=["over-512-typed", "encoded-word", "encoded-word-start", "over-128-after-nfkc"],
+)
+def test_display_names_refused_for_length_or_encoded_words(name: str) -> None:
+    """Over 512 typed characters (before NFKC), over 128 after it, or holding "=?" (the
+    email package would decode it into other addresses): refused."""
+    with pytest.raises(pr.InvalidHeaderValue) as caught:
+        normalize_display_name(name)
+    assert "display_name" == caught.value.field
 
 
 def test_display_name_is_normalised_and_stripped() -> None:

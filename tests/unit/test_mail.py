@@ -102,8 +102,8 @@ def test_headers_of_every_mail(purpose: pr.Purpose, locale: str) -> None:
     sender = message["From"].addresses
     recipient = message["To"].addresses
     product = TEXTS.text(locale, "mail.default_product")
-    assert TEXTS.text(locale, f"mail.{purpose.value}.subject", product=product) == (
-        message["Subject"]
+    assert (
+        TEXTS.text(locale, f"mail.{purpose.value}.subject", product=product) == (message["Subject"])
     )
     assert [("Contabilidad", "envios@empresa.mx")] == [
         (a.display_name, a.addr_spec) for a in sender

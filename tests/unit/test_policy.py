@@ -1,9 +1,10 @@
-"""Policy defaults and validation (DESIGN §3), and the value objects of the core."""
+"""Policy defaults and validation, sender settings, and what the records show."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 import pwrecovery as pr
@@ -31,35 +32,67 @@ def settings(**changes: object) -> pr.SenderSettings:
 
 # Policy
 
+DEFAULTS: dict[str, object] = {
+    "temporary_password_ttl": timedelta(days=7),
+    "temporary_password_length": 12,
+    "verification_code_ttl": timedelta(hours=24),
+    "verification_code_attempts": 5,
+    "recovery_requests_per_window": 3,
+    "recovery_window": timedelta(hours=1),
+    "max_failed_sign_ins": 5,
+    "lockout_base": timedelta(minutes=1),
+    "lockout_max": timedelta(hours=1),
+    "failure_memory": timedelta(hours=24),
+    "password_min_length": 8,
+    "password_max_length": 128,
+    "disclosure": "detailed",
+    "uniform_response_time": timedelta(seconds=1),
+    "smtp_logins_per_minute": 20,
+    "sender_failures_before_cooldown": 3,
+    "sender_cooldown": timedelta(minutes=15),
+    "delivery_attempts": 8,
+    "delivery_retry_base": timedelta(minutes=1),
+    "delivery_lease": timedelta(minutes=5),
+    "allow_private_domains": False,
+}
+
 
 def test_defaults_follow_the_design() -> None:
-    """Every default is the value DESIGN §3 gives."""
+    """Every setting has its documented default (the vendor's, OWASP's or NIST's), and
+    this table names every setting there is."""
     policy = pr.Policy()
-    expected = {
-        "temporary_password_ttl": timedelta(days=7),
-        "temporary_password_length": 12,
-        "verification_code_ttl": timedelta(hours=24),
-        "recovery_requests_per_window": 3,
-        "recovery_window": timedelta(hours=1),
-        "max_failed_sign_ins": 5,
-        "lockout_base": timedelta(minutes=1),
-        "lockout_max": timedelta(hours=1),
-        "password_min_length": 8,
-        "password_max_length": 128,
-        "disclosure": "detailed",
+    assert DEFAULTS == {
+        field.name: getattr(policy, field.name) for field in attrs.fields(pr.Policy)
     }
-    assert expected == {name: getattr(policy, name) for name in expected}
 
 
-def test_uniform_disclosure_is_accepted() -> None:
-    """ "uniform" is the other documented disclosure."""
-    assert "uniform" == pr.Policy(disclosure="uniform").disclosure
-
-
-def test_24_hour_temporary_password_is_accepted() -> None:
-    """The NIST-style 24-hour lifetime the design mentions is a valid setting."""
-    ttl = timedelta(hours=24)
-    assert ttl == pr.Policy(temporary_password_ttl=ttl).temporary_password_ttl
+def test_every_setting_can_be_given() -> None:
+    """Each setting given a valid value other than its default keeps it."""
+    chosen: dict[str, object] = {
+        "temporary_password_ttl": timedelta(hours=24),
+        "temporary_password_length": 16,
+        "verification_code_ttl": timedelta(hours=2),
+        "verification_code_attempts": 3,
+        "recovery_requests_per_window": 5,
+        "recovery_window": timedelta(hours=2),
+        "max_failed_sign_ins": 10,
+        "lockout_base": timedelta(minutes=2),
+        "lockout_max": timedelta(hours=4),
+        "failure_memory": timedelta(hours=1),
+        "password_min_length": 12,
+        "password_max_length": 64,
+        "disclosure": "uniform",
+        "uniform_response_time": timedelta(0),
+        "smtp_logins_per_minute": 5,
+        "sender_failures_before_cooldown": 1,
+        "sender_cooldown": timedelta(hours=1),
+        "delivery_attempts": 3,
+        "delivery_retry_base": timedelta(seconds=30),
+        "delivery_lease": timedelta(minutes=1),
+        "allow_private_domains": True,
+    }
+    policy = pr.Policy(**chosen)  # type: ignore[arg-type]
+    assert chosen == {name: getattr(policy, name) for name in chosen}
 
 
 def test_policy_is_frozen() -> None:
@@ -69,97 +102,178 @@ def test_policy_is_frozen() -> None:
         policy.max_failed_sign_ins = 100  # type: ignore[misc]
 
 
-TIMEDELTA_FIELDS = [
+POSITIVE_DURATIONS = [
     "temporary_password_ttl",
     "verification_code_ttl",
     "recovery_window",
     "lockout_base",
     "lockout_max",
+    "failure_memory",
+    "sender_cooldown",
+    "delivery_retry_base",
+    "delivery_lease",
 ]
-INT_FIELDS = [
-    "temporary_password_length",
+POSITIVE_COUNTS = [
     "verification_code_attempts",
     "recovery_requests_per_window",
     "max_failed_sign_ins",
     "password_min_length",
     "password_max_length",
+    "smtp_logins_per_minute",
+    "sender_failures_before_cooldown",
+    "delivery_attempts",
 ]
 
 
-def outcome(field: str, value: object) -> str:
-    """What Policy does with one setting: "refused", "accepted" or the stray exception."""
+def refusal(**settings: object) -> tuple[str, str, dict[str, object]] | str:
+    """How Policy refuses the settings: (setting, rule, rule parameters), or "accepted",
+    or the name of any other exception."""
     try:
-        pr.Policy(**{field: value})  # type: ignore[arg-type]
+        pr.Policy(**settings)  # type: ignore[arg-type]
     except pr.InvalidConfiguration as error:
-        return "refused" if error.setting == field else f"refused as {error.setting}"
+        return error.setting, error.rule, error.rule_params
     except Exception as error:  # noqa: BLE001 (any other outcome is what the test reports)
         return type(error).__name__
     return "accepted"
 
 
-@pytest.mark.parametrize("field", TIMEDELTA_FIELDS)
-@pytest.mark.parametrize("value", [timedelta(0), timedelta(seconds=-1), 0, -5, None, "1h"])
+def test_the_validated_settings_are_every_setting() -> None:
+    """Every setting is checked by one of the rules tested here."""
+    others = {
+        "temporary_password_length",
+        "disclosure",
+        "uniform_response_time",
+        "allow_private_domains",
+    }
+    names = {field.name for field in attrs.fields(pr.Policy)}
+    assert names == {*POSITIVE_DURATIONS, *POSITIVE_COUNTS, *others}
+
+
+@pytest.mark.parametrize("field", POSITIVE_DURATIONS)
+@pytest.mark.parametrize(
+    "value", [timedelta(0), timedelta(microseconds=-1), 0, 60, -5, None, "1h", 1.5]
+)
 def test_durations_must_be_positive_timedeltas(field: str, value: object) -> None:
-    """A zero, negative or non-duration value for a duration is refused, naming the setting."""
-    with pytest.raises(pr.InvalidConfiguration) as caught:
-        pr.Policy(**{field: value})  # type: ignore[arg-type]
-    assert field == caught.value.setting
+    """A zero, negative or non-duration value (a bare number of seconds too) is refused
+    as positive_duration, naming the setting."""
+    assert (field, "positive_duration", {}) == refusal(**{field: value})
 
 
-def test_durations_given_as_bare_numbers_are_refused() -> None:
-    """A positive number where a timedelta belongs is refused up front, not used later."""
-    expected = dict.fromkeys(TIMEDELTA_FIELDS, "refused")
-    assert expected == {field: outcome(field, 60) for field in TIMEDELTA_FIELDS}
-
-
-@pytest.mark.parametrize("field", INT_FIELDS)
-@pytest.mark.parametrize("value", [0, -1, True, False, 12.0, "12", None])
+@pytest.mark.parametrize("field", POSITIVE_COUNTS)
+@pytest.mark.parametrize("value", [0, -1, True, False, 12.0, "12", None, timedelta(minutes=5)])
 def test_counts_must_be_positive_whole_numbers(field: str, value: object) -> None:
-    """Zero, negative, bool, float or text counts are refused, naming the setting."""
+    """Zero, negative, bool, float, text or duration counts are refused as positive_count,
+    naming the setting."""
+    assert (field, "positive_count", {}) == refusal(**{field: value})
+
+
+@pytest.mark.parametrize("field", [*POSITIVE_DURATIONS])
+def test_the_shortest_positive_duration_is_accepted(field: str) -> None:
+    """A microsecond is a positive duration (the lock cap then equals its base)."""
+    settings = {field: timedelta(microseconds=1)}
+    if field == "lockout_base":
+        settings["lockout_max"] = timedelta(microseconds=1)
+    if field == "lockout_max":
+        settings["lockout_base"] = timedelta(microseconds=1)
+    assert "accepted" == refusal(**settings)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"temporary_password_length": 0}, ("temporary_password_length", "positive_count", {})),
+        ({"temporary_password_length": True}, ("temporary_password_length", "positive_count", {})),
+        (
+            {"temporary_password_length": 10},
+            ("temporary_password_length", "min_bits", {"bits": 64}),
+        ),
+        ({"temporary_password_length": 11}, "accepted"),
+        ({"temporary_password_length": 64}, "accepted"),
+        (
+            {"temporary_password_length": 65},
+            ("temporary_password_length", "range", {"min": 11, "max": 64}),
+        ),
+        ({"uniform_response_time": timedelta(0)}, "accepted"),
+        (
+            {"uniform_response_time": timedelta(microseconds=-1)},
+            ("uniform_response_time", "non_negative_duration", {}),
+        ),
+        ({"uniform_response_time": 1}, ("uniform_response_time", "non_negative_duration", {})),
+        ({"uniform_response_time": None}, ("uniform_response_time", "non_negative_duration", {})),
+        ({"disclosure": "uniform"}, "accepted"),
+        (
+            {"disclosure": "Detailed"},
+            ("disclosure", "one_of", {"choices": "'detailed', 'uniform'"}),
+        ),
+        ({"disclosure": ""}, ("disclosure", "one_of", {"choices": "'detailed', 'uniform'"})),
+        ({"disclosure": None}, ("disclosure", "one_of", {"choices": "'detailed', 'uniform'"})),
+        (
+            {"disclosure": ["uniform"]},
+            ("disclosure", "one_of", {"choices": "'detailed', 'uniform'"}),
+        ),
+        ({"allow_private_domains": True}, "accepted"),
+        ({"allow_private_domains": 1}, ("allow_private_domains", "type", {"kind": "bool"})),
+        ({"allow_private_domains": "yes"}, ("allow_private_domains", "type", {"kind": "bool"})),
+        ({"allow_private_domains": None}, ("allow_private_domains", "type", {"kind": "bool"})),
+        (
+            {"password_min_length": 20, "password_max_length": 19},
+            ("password_max_length", "not_below", {"other": "password_min_length"}),
+        ),
+        ({"password_min_length": 20, "password_max_length": 20}, "accepted"),
+        (
+            {"lockout_base": timedelta(minutes=10), "lockout_max": timedelta(minutes=5)},
+            ("lockout_max", "not_below", {"other": "lockout_base"}),
+        ),
+        (
+            {"lockout_base": timedelta(hours=2)},
+            ("lockout_max", "not_below", {"other": "lockout_base"}),
+        ),
+        ({"lockout_base": timedelta(hours=1)}, "accepted"),
+    ],
+)
+def test_each_rule_refuses_with_its_code(settings: dict[str, object], expected: object) -> None:
+    """Each setting is refused with the code of the rule it breaks and that rule's
+    parameters, and accepted at the edge of the rule."""
+    assert expected == refusal(**settings)
+
+
+CASES = [
+    {"temporary_password_ttl": timedelta(0)},
+    {"max_failed_sign_ins": 0},
+    {"temporary_password_length": 10},
+    {"temporary_password_length": 65},
+    {"uniform_response_time": timedelta(seconds=-1)},
+    {"disclosure": "vague"},
+    {"allow_private_domains": "no"},
+    {"password_min_length": 20, "password_max_length": 19},
+    {"lockout_base": timedelta(hours=2)},
+]
+
+
+@pytest.mark.parametrize(
+    "settings", CASES, ids=[next(iter(c)) + "-" + str(i) for i, c in enumerate(CASES)]
+)
+def test_every_refusal_reads_in_both_locales(settings: dict[str, object]) -> None:
+    """The message names the setting in both locales; the Spanish one says the rule in
+    Spanish (no English "it must"/"must"), the English one in English; str() is in the
+    error's locale, Spanish by default."""
     with pytest.raises(pr.InvalidConfiguration) as caught:
-        pr.Policy(**{field: value})  # type: ignore[arg-type]
-    assert field == caught.value.setting
-
-
-def test_counts_given_as_timedeltas_are_refused() -> None:
-    """A positive timedelta where a count belongs is refused up front, not used later."""
-    expected = dict.fromkeys(INT_FIELDS, "refused")
-    assert expected == {field: outcome(field, timedelta(minutes=5)) for field in INT_FIELDS}
-
-
-def test_password_max_below_min_is_refused() -> None:
-    """The longest allowed password cannot be shorter than the shortest."""
-    with pytest.raises(pr.InvalidConfiguration) as caught:
-        pr.Policy(password_min_length=20, password_max_length=19)
-    assert "password_max_length" == caught.value.setting
-
-
-def test_password_max_equal_to_min_is_accepted() -> None:
-    """Equal minimum and maximum is a (strict) valid setting."""
-    assert 20 == pr.Policy(password_min_length=20, password_max_length=20).password_max_length
-
-
-def test_lockout_max_below_base_is_refused() -> None:
-    """The lock cap cannot be shorter than the first lock."""
-    with pytest.raises(pr.InvalidConfiguration) as caught:
-        pr.Policy(lockout_base=timedelta(minutes=10), lockout_max=timedelta(minutes=5))
-    assert "lockout_max" == caught.value.setting
-
-
-@pytest.mark.parametrize("value", ["vague", "Detailed", "", None])
-def test_unknown_disclosure_is_refused(value: object) -> None:
-    """Only "detailed" and "uniform" are disclosures."""
-    with pytest.raises(pr.InvalidConfiguration) as caught:
-        pr.Policy(disclosure=value)  # type: ignore[arg-type]
-    assert "disclosure" == caught.value.setting
+        pr.Policy(**settings)  # type: ignore[arg-type]
+    error = caught.value
+    spanish, english = error.message("es_MX"), error.message("en")
+    assert (True, True) == (error.setting in spanish, error.setting in english)
+    assert (False, False) == ("must" in spanish, "debe" in english or "puede" in english)
+    assert (True, spanish) == ("must" in english or "must not" in english, str(error))
 
 
 def test_invalid_configuration_is_a_value_error_and_ours() -> None:
     """InvalidConfiguration is both a ValueError and a PwRecoveryError with a stable code."""
     with pytest.raises(ValueError, match=r"\S") as caught:
         pr.Policy(max_failed_sign_ins=0)
-    assert isinstance(caught.value, pr.PwRecoveryError)
-    assert "invalid_configuration" == caught.value.code
+    assert (True, "invalid_configuration") == (
+        isinstance(caught.value, pr.PwRecoveryError),
+        caught.value.code,
+    )
 
 
 # SenderSettings
@@ -304,12 +418,3 @@ def test_has_verified_address_needs_both(
         recovery_email_verified=verified,
     )
     assert expected == record.has_verified_address
-
-
-def test_uniform_response_time() -> None:
-    """Uniform mode waits 1 s by default; zero is allowed, negative or non-timedelta is not."""
-    assert timedelta(seconds=1) == pr.Policy().uniform_response_time
-    assert timedelta(0) == pr.Policy(uniform_response_time=timedelta(0)).uniform_response_time
-    for bad in (timedelta(seconds=-1), 1, None):
-        with pytest.raises(pr.InvalidConfiguration):
-            pr.Policy(uniform_response_time=bad)  # type: ignore[arg-type]

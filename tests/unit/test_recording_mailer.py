@@ -1,4 +1,4 @@
-"""RecordingMailer (DESIGN §2 adapters): records what it sends, refuses what SmtpMailer does."""
+"""RecordingMailer: records what it sends, refuses what SmtpMailer does."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 import pwrecovery as pr
 from pwrecovery._domain.mail import MailContent, compose
+from pwrecovery._secret import Secret
 from tests.helpers import SMTP_PASSWORD, sender_settings
 
 USERNAME = "envios@empresa.mx"
@@ -25,10 +26,11 @@ def _message(to_address: str = "juan@empresa.mx") -> EmailMessage:
         to_address=to_address,
         to_name="Juan",
         login="juan",
-        secret="Abc234defGHJ",
         expires_at=NOW + timedelta(days=7),
     )
-    return compose(content, sender_settings(), now=NOW, message_token="tok")
+    return compose(
+        content, sender_settings(), now=NOW, message_token="tok", secret=Secret("Kx7P-mQ2z-H9aB")
+    )
 
 
 def _nothing_recorded(mailer: pr.RecordingMailer) -> bool:
@@ -127,13 +129,126 @@ def test_unreachable_host_is_refused() -> None:
     assert _nothing_recorded(mailer)
 
 
-def test_rejecting_host_fails_delivery_and_records_nothing() -> None:
-    """A host in .rejecting_hosts accepts the login but refuses the message."""
+def test_rejecting_host_fails_delivery_for_now_and_records_nothing() -> None:
+    """A host in .rejecting_hosts accepts the login but refuses the message for now (451):
+    DeliveryFailed, not DeliveryRejected."""
     mailer = _mailer(rejecting_hosts={"smtp.empresa.mx"})
     mailer.verify(sender_settings(), SMTP_PASSWORD)
-    with pytest.raises(pr.DeliveryFailed):
+    with pytest.raises(pr.DeliveryFailed) as caught:
         mailer.send(sender_settings(), SMTP_PASSWORD, _message())
+    assert (451, False) == (caught.value.reply_code, isinstance(caught.value, pr.DeliveryRejected))
     assert _nothing_recorded(mailer)
+
+
+def test_permanently_rejecting_host_refuses_for_good() -> None:
+    """A host in .permanently_rejecting_hosts refuses the message for good (550)."""
+    mailer = _mailer(permanently_rejecting_hosts={"smtp.empresa.mx"})
+    mailer.verify(sender_settings(), SMTP_PASSWORD)
+    with pytest.raises(pr.DeliveryRejected) as caught:
+        mailer.send(sender_settings(), SMTP_PASSWORD, _message())
+    assert (550, 1) == (caught.value.reply_code, caught.value.attempts)
+    assert _nothing_recorded(mailer)
+
+
+def test_basic_auth_disabled_host() -> None:
+    """A host in .basic_auth_disabled_hosts refuses every password (Microsoft 365's
+    535 5.7.139): BasicAuthDisabled, a SenderAuthenticationFailed; OAuth 2.0 still logs in."""
+    mailer = _mailer(basic_auth_disabled_hosts={"smtp.empresa.mx"})
+    for action in (
+        lambda: mailer.verify(sender_settings(), SMTP_PASSWORD),
+        lambda: mailer.send(sender_settings(), SMTP_PASSWORD, _message()),
+    ):
+        with pytest.raises(pr.SenderAuthenticationFailed) as caught:
+            action()
+        assert (pr.BasicAuthDisabled, "smtp.empresa.mx") == (type(caught.value), caught.value.host)
+    oauth = sender_settings(authentication=pr.Authentication.XOAUTH2)
+    mailer.send(oauth, SMTP_PASSWORD, _message())  # the access token, for XOAUTH2
+    assert [oauth] == mailer.sent_through
+
+
+def test_refused_from_address() -> None:
+    """A From address in .refused_from_addresses is refused at MAIL FROM: verify says
+    SenderAddressRefused (553), a send DeliveryRejected (553); nothing is recorded."""
+    mailer = _mailer(refused_from_addresses={USERNAME})
+    with pytest.raises(pr.SenderAddressRefused) as refused:
+        mailer.verify(sender_settings(), SMTP_PASSWORD)
+    assert ("smtp.empresa.mx", USERNAME, 553) == (
+        refused.value.host,
+        refused.value.address,
+        refused.value.reply_code,
+    )
+    with pytest.raises(pr.DeliveryRejected) as rejected:
+        mailer.send(sender_settings(), SMTP_PASSWORD, _message())
+    assert 553 == rejected.value.reply_code
+    assert _nothing_recorded(mailer)
+    mailer.verify(sender_settings(from_address="otra@empresa.mx"), SMTP_PASSWORD)
+
+
+def test_host_without_smtputf8() -> None:
+    """A host in .hosts_without_smtputf8 refuses a recipient with a UTF-8 local part for
+    good (555, smtputf8_unsupported) and takes an ASCII one."""
+    mailer = _mailer(hosts_without_smtputf8={"smtp.empresa.mx"})
+    with pytest.raises(pr.DeliveryRejected) as caught:
+        mailer.send(sender_settings(), SMTP_PASSWORD, _message("josé@empresa.mx"))
+    assert (555, "smtputf8_unsupported") == (caught.value.reply_code, caught.value.reason)
+    mailer.send(sender_settings(), SMTP_PASSWORD, _message("jose@empresa.mx"))
+    assert 1 == len(mailer.outbox)
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def test_session_logs_in_once_for_many_messages() -> None:
+    """A session is one login (in .logins and .sessions) for every message sent through it."""
+    mailer = _mailer()
+    messages = [_message(f"usuario{n}@empresa.mx") for n in range(3)]
+    with mailer.session(sender_settings(), SMTP_PASSWORD) as session:
+        for message in messages:
+            session.send(message)
+    assert (messages, 1, 1) == (mailer.outbox, len(mailer.logins), len(mailer.sessions))
+
+
+def test_session_refuses_as_send_does() -> None:
+    """A session checks the login as verify does and refuses messages as send does; a
+    refused message leaves the session usable."""
+    mailer = _mailer(hosts_without_smtputf8={"smtp.empresa.mx"})
+    with pytest.raises(pr.SenderAuthenticationFailed), mailer.session(sender_settings(), "x"):
+        pass
+    with mailer.session(sender_settings(), SMTP_PASSWORD) as session:
+        with pytest.raises(pr.DeliveryRejected):
+            session.send(_message("josé@empresa.mx"))
+        with pytest.raises(pr.DeliveryFailed):
+            session.send(_two_in_to())
+        session.send(_message())
+    assert (1, 1) == (len(mailer.outbox), len(mailer.sessions))
+
+
+def test_session_closed_after_messages_per_session() -> None:
+    """Past .messages_per_session the server answers 421 (DeliveryFailed, for now) and
+    hangs up: every later send in that session is SenderUnreachable."""
+    mailer = _mailer(messages_per_session=2)
+    with mailer.session(sender_settings(), SMTP_PASSWORD) as session:
+        session.send(_message())
+        session.send(_message())
+        with pytest.raises(pr.DeliveryFailed) as closing:
+            session.send(_message())
+        with pytest.raises(pr.SenderUnreachable):
+            session.send(_message())
+    assert (421, 2) == (closing.value.reply_code, len(mailer.outbox))
+    with mailer.session(sender_settings(), SMTP_PASSWORD) as again:
+        again.send(_message())
+    assert 3 == len(mailer.outbox)
+
+
+def test_session_lost_when_the_host_becomes_unreachable() -> None:
+    """A host that becomes unreachable during a session loses it: SenderUnreachable."""
+    mailer = _mailer()
+    with mailer.session(sender_settings(), SMTP_PASSWORD) as session:
+        session.send(_message())
+        mailer.unreachable_hosts.add("smtp.empresa.mx")
+        with pytest.raises(pr.SenderUnreachable):
+            session.send(_message())
+    assert 1 == len(mailer.outbox)
 
 
 def _two_in_to() -> EmailMessage:
@@ -237,8 +352,9 @@ def test_smuggled_line_break_in_a_header_is_refused(build: object) -> None:
 
 
 def test_recording_mailer_is_a_mailer() -> None:
-    """RecordingMailer implements the Mailer port."""
+    """RecordingMailer implements the Mailer port, sessions included."""
     assert isinstance(_mailer(), pr.Mailer)
+    assert isinstance(_mailer(), pr.SessionMailer)
 
 
 def test_repr_counts_messages_and_shows_no_password() -> None:

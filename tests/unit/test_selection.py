@@ -1,4 +1,5 @@
-"""Sender order (DESIGN §1.7): supervisor-owned, then the requester's, then the rest."""
+"""Sender order: supervisor-owned (by the owner's role now), then the requester's, then the
+rest; most recently verified first within each group."""
 
 from __future__ import annotations
 
@@ -95,6 +96,26 @@ def test_order_does_not_depend_on_input_order() -> None:
     expected = ["boss", "mine", "s1", "s2"]
     assert expected == ids(order_senders(records, "juan"))
     assert expected == ids(order_senders(list(reversed(records)), "juan"))
+
+
+def test_a_disabled_supervisors_senders_lose_their_rank() -> None:
+    """The rank follows the owner's role now (owner_supervisor, which a store fills in on
+    reading): a supervisor who has been disabled or demoted no longer promotes their
+    senders, which go back among the others by recency."""
+    records = [
+        sender("old-boss", "SUPERVISOR", 40, supervisor=False),
+        sender("boss", "jefa", 0, supervisor=True),
+        sender("mine", "juan", 10),
+        sender("other", "maria", 30),
+    ]
+    assert ["boss", "mine", "old-boss", "other"] == ids(order_senders(records, "juan"))
+
+
+def test_a_former_supervisor_asking_gets_their_own_first_among_the_rest() -> None:
+    """A sender whose owner lost the supervisor role still counts as the requester's own
+    when that owner asks."""
+    records = [sender("other", "maria", 30), sender("mine", "SUPERVISOR", 0, supervisor=False)]
+    assert ["mine", "other"] == ids(order_senders(records, "supervisor"))
 
 
 def test_empty_list_gives_empty_order() -> None:

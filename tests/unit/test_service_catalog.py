@@ -1,4 +1,4 @@
-"""The users catalog: users, recovery addresses and their verification (DESIGN §1.1, §2)."""
+"""The users catalog: users, recovery addresses and their verification."""
 
 from __future__ import annotations
 

@@ -78,11 +78,11 @@ def test_mails_go_in_the_recipients_language(
     ready.set_user_locale("juan", "en")
     ready.request_recovery("juan")
     message = mailer.outbox[-1]
-    assert "Your temporary password for the system" == message["Subject"]
+    assert "Your temporary password for the application" == message["Subject"]
     assert "It is valid until" in text_of(message)
     ready.set_user_locale("juan", None)
     ready.request_recovery("juan")
-    assert "Tu clave temporal para el sistema" == mailer.outbox[-1]["Subject"]
+    assert "Tu clave temporal para la aplicación" == mailer.outbox[-1]["Subject"]
 
 
 def test_a_users_locale_is_set_when_added(service: pr.RecoveryService) -> None:

@@ -1,4 +1,4 @@
-"""DESIGN §1.1–§1.5 through the service: the recovery story and its rules."""
+"""The recovery story through the service: the recovery story and its rules."""
 
 from __future__ import annotations
 

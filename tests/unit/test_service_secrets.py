@@ -1,4 +1,4 @@
-"""DESIGN §1.8: no secret in a log line, a repr, an audit event, an exception or the store."""
+"""No secret in a log line, a repr, an audit event, an exception or the store."""
 
 from __future__ import annotations
 

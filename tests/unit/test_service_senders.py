@@ -1,4 +1,4 @@
-"""Sender accounts (DESIGN §1.6, §1.7): checked on save, chosen in order, failed over."""
+"""Sender accounts: checked on save, chosen in order, failed over."""
 
 from __future__ import annotations
 

@@ -119,7 +119,9 @@ def test_recovery_request_never_locks(
     assert pr.LoginStatus.OK == ready.authenticate("juan", USER_PASSWORD).status
 
 
-def test_the_owner_always_gets_back_in(ready: pr.RecoveryService, mailer: pr.RecordingMailer) -> None:
+def test_the_owner_always_gets_back_in(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
     """A stranger's five wrong passwords lock the ordinary password, yet the owner's
     temporary password signs in, and the forced change clears the lock and the count."""
     fail(ready, 5)

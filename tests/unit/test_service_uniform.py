@@ -1,9 +1,8 @@
-"""disclosure="uniform" (DESIGN §3): every login gets the same answer."""
+"""disclosure="uniform": every login gets the same answer."""
 
 from __future__ import annotations
 
 import contextlib
-
 import time
 from datetime import timedelta
 
@@ -31,9 +30,7 @@ def test_same_answer_for_every_login(
 ) -> None:
     """Unknown user, user without address and real user get the identical RecoverySent."""
     uniform.add_user("sin.correo", "Clave sin correo 7")
-    answers = {
-        login: uniform.request_recovery(login) for login in ("juan", "nadie", "sin.correo")
-    }
+    answers = {login: uniform.request_recovery(login) for login in ("juan", "nadie", "sin.correo")}
     assert 1 == len(set(answers.values()))
     assert "***@***" == answers["juan"].masked_address
     assert 1 == len(mailer.outbox)

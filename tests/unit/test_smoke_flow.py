@@ -1,4 +1,4 @@
-"""The seed flow of DESIGN §1 through the service, in memory."""
+"""The recovery story (docs/design.md §1) through the service, in memory."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ class Counting:
         self._inner = inner
         self.calls: Counter[str] = Counter()
 
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 (whatever the port has)
+    def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
         if not callable(attribute):
             return attribute
@@ -102,7 +102,9 @@ def test_every_sign_in_checks_exactly_one_hash(
         runs[state] = (counter.hashes, counter.verifies)
     assert dict.fromkeys(STATES, (0, 1)) == runs
     counter.reset()
-    assert pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("pendiente", temporary).status
+    assert (
+        pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("pendiente", temporary).status
+    )
     assert (0, 1) == (counter.hashes, counter.verifies)
 
 
@@ -118,7 +120,10 @@ def test_a_planted_expensive_hash_costs_no_more_than_a_normal_sign_in(
     service.add_user("juan", USER_PASSWORD)
     record = store.get_user("juan")
     assert record is not None
-    planted = "$argon2id$v=19$m=4194304,t=64,p=8$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+    planted = (
+        "$argon2id$v=19$m=4194304,t=64,p=8"
+        "$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+    )
     store.update_user(attrs.evolve(record, password_hash=planted), expected_version=record.version)
     counter.reset()
     with pytest.raises(pr.InvalidCredentials):

@@ -10,8 +10,9 @@ from pwrecovery._domain.headers import is_header_safe
 from pwrecovery.exceptions import InvalidEmailAddress
 
 GENERIC_MASK: Final = "***@***"
-_MDNS_SUFFIX: Final = "local"
-_STAND_IN: Final = "-office"
+_MDNS_LABEL: Final = "local"
+# As long as "local", so that the address is checked against the length limits as it is.
+_STAND_IN: Final = "lokal"
 
 
 def normalize_address(address: object, *, allow_private: bool = False) -> str:
@@ -28,11 +29,11 @@ def normalize_address(address: object, *, allow_private: bool = False) -> str:
         raise InvalidEmailAddress
     local, _, domain = address.rpartition("@")
     # ".local" is reserved for multicast DNS, yet many offices name their domain with it;
-    # email-validator refuses it outright, so it is checked under a neutral stand-in.
-    stand_in = allow_private and domain.lower().rstrip(".").endswith(_MDNS_SUFFIX)
+    # email-validator refuses it outright, so its last label is checked as a neutral one.
+    stand_in = allow_private and domain.rpartition(".")[2].lower() == _MDNS_LABEL
     try:
         result = email_validator.validate_email(
-            f"{local}@{domain}{_STAND_IN}" if stand_in else address,
+            f"{local}@{domain[: -len(_MDNS_LABEL)]}{_STAND_IN}" if stand_in else address,
             check_deliverability=False,
             globally_deliverable=not allow_private,
             allow_smtputf8=True,
@@ -44,7 +45,7 @@ def normalize_address(address: object, *, allow_private: bool = False) -> str:
     except (email_validator.EmailNotValidError, UnicodeError, ValueError) as exc:
         raise InvalidEmailAddress from exc
     normalized: str = result.normalized
-    return normalized.removesuffix(_STAND_IN) if stand_in else normalized
+    return normalized[: -len(_STAND_IN)] + _MDNS_LABEL if stand_in else normalized
 
 
 def ascii_domain_address(address: str) -> str:

@@ -110,7 +110,14 @@ def _paragraphs(content: MailContent, secret: str, now: datetime, style: MailSty
     return [paragraph.strip() for paragraph in body.split("\n\n") if paragraph.strip()]
 
 
-def _html(paragraphs: list[str], secret: str) -> str:
+_PAGE: Final = (
+    '<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"></head>\n'
+    '<body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.45;'
+    'color:#222;max-width:36em">\n{body}\n</body></html>\n'
+)
+
+
+def _html(paragraphs: list[str], secret: str, locale: str) -> str:
     body = []
     for paragraph in paragraphs:
         if secret and paragraph == secret:
@@ -120,7 +127,7 @@ def _html(paragraphs: list[str], secret: str) -> str:
             )
         else:
             body.append(f"<p>{html.escape(paragraph)}</p>")
-    return "<!DOCTYPE html>\n<html><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    return _PAGE.format(lang=html.escape(locale.replace("_", "-")), body="\n".join(body))
 
 
 def compose(
@@ -157,5 +164,7 @@ def compose(
     text = secret.reveal() if secret is not None else ""
     paragraphs = _paragraphs(content, text, now, style)
     message.set_content("\n\n".join(paragraphs) + "\n", subtype="plain", charset="utf-8")
-    message.add_alternative(_html(paragraphs, text), subtype="html", charset="utf-8")
+    message.add_alternative(
+        _html(paragraphs, text, content.locale), subtype="html", charset="utf-8"
+    )
     return message

@@ -1,4 +1,4 @@
-"""Which sender account to try first (DESIGN §1.7)."""
+"""Which sender account to try first (docs/design.md, §1)."""
 
 from __future__ import annotations
 

@@ -27,9 +27,9 @@ VERIFICATION_CODE_LENGTH: Final = 8
 _SYMBOL: Final = f"[{TEMPORARY_PASSWORD_ALPHABET}]"
 # Two groups or more, every one of four symbols but the last (one to four), hyphens or
 # single spaces between them: how the mail shows it and how people type it.
-_TEMPORARY_FORM: Final = re.compile(
-    rf"{_SYMBOL}{{{TEMPORARY_GROUP}}}(?:[- ]{_SYMBOL}{{{TEMPORARY_GROUP}}})*[- ]{_SYMBOL}{{1,{TEMPORARY_GROUP}}}"
-)
+_GROUP: Final = f"{_SYMBOL}{{{TEMPORARY_GROUP}}}"
+_LAST_GROUP: Final = f"{_SYMBOL}{{1,{TEMPORARY_GROUP}}}"
+_TEMPORARY_FORM: Final = re.compile(rf"{_GROUP}(?:[- ]{_GROUP})*[- ]{_LAST_GROUP}")
 
 RandBelow = Callable[[int], int]
 

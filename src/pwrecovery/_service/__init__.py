@@ -19,7 +19,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Concatenate, Final, Literal, ParamSpec, TypeVar
+from typing import Concatenate, Final, Generic, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pwrecovery import _i18n
@@ -36,6 +36,7 @@ from pwrecovery.models import (
     DeliveryReport,
     ImportedUser,
     LoginResult,
+    PasswordChanged,
     Readiness,
     RecoverySent,
     SenderAccount,
@@ -50,6 +51,22 @@ P = ParamSpec("P")
 _DELIVERY_MODES: Final = ("immediate", "queued")
 
 
+class _Call(Generic[T]):
+    """A call of a public method, held so that its arguments (passwords among them) are
+    not a local of the wrapper: a traceback formatted with locals shows ``<call>``."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Callable[[], T]) -> None:
+        self._run = run
+
+    def __call__(self) -> T:
+        return self._run()
+
+    def __repr__(self) -> str:
+        return "<call>"
+
+
 def _localized(
     method: Callable[Concatenate[RecoveryService, P], T],
 ) -> Callable[Concatenate[RecoveryService, P], T]:
@@ -57,8 +74,10 @@ def _localized(
 
     @functools.wraps(method)
     def wrapper(self: RecoveryService, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        call = _Call(functools.partial(method, self, *args, **kwargs))
+        del args, kwargs
         try:
-            return method(self, *args, **kwargs)
+            return call()
         except PwRecoveryError as error:
             error.locale = self.locale
             error._texts = self._ctx.texts  # noqa: SLF001 (the service lends its catalogs)
@@ -186,12 +205,19 @@ class RecoveryService:
         *,
         mail: Literal["immediate", "queued"] = "immediate",
         origin: str | None = None,
+        dry_run: bool = False,
     ) -> list[User]:
         """Bring an application's existing users with their password hashes, all or
-        nothing (``ImportRejected`` lists every bad row)."""
+        nothing (``ImportRejected`` lists every bad row). With ``dry_run=True`` every
+        check runs and the users that would be created are returned; nothing is
+        written, audited or mailed."""
         if mail not in _DELIVERY_MODES:
             raise InvalidConfiguration("mail", "one_of", choices="'immediate', 'queued'")
-        return catalog.import_users(self._ctx, self._delivery, rows, mail=mail, origin=origin)
+        if not isinstance(dry_run, bool):
+            raise InvalidConfiguration("dry_run", "type", kind="bool")
+        return catalog.import_users(
+            self._ctx, self._delivery, rows, mail=mail, origin=origin, dry_run=dry_run
+        )
 
     @_localized
     def get_user(self, login: str) -> User:
@@ -260,15 +286,22 @@ class RecoveryService:
         confirmation: str,
         *,
         origin: str | None = None,
-    ) -> None:
+    ) -> PasswordChanged:
         """Change the password, signing in with the ordinary or the temporary one.
 
         On success the temporary password is consumed, every lock cleared, and a
         notice goes to the verified recovery address (if that mail fails, the change
-        stands and the failure is audited).
+        stands and the failure is audited). The answer's ``message()`` is "Clave
+        recuperada con éxito." after a recovery.
         """
-        signin.change_password(
-            self._ctx, self._delivery, login, current_password, new_password, confirmation, origin
+        return signin.change_password(
+            self._ctx,
+            self._delivery,
+            login,
+            current_password=current_password,
+            new_password=new_password,
+            confirmation=confirmation,
+            origin=origin,
         )
 
     # -- mail configuration ------------------------------------------------------------
@@ -284,7 +317,7 @@ class RecoveryService:
     ) -> SenderAccount:
         """Check a sender account (login and From address), then save it sealed."""
         return senders.configure_sender(
-            self._ctx, self._delivery, owner_login, settings, password, origin
+            self._ctx, self._delivery, owner_login, settings, password, origin=origin
         )
 
     @_localized

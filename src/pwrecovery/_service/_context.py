@@ -65,11 +65,15 @@ class Context:
         # so tests do not wait.
         self.monotonic: Callable[[], float] = time.monotonic
         self.sleep: Callable[[float], None] = getattr(clock, "sleep", time.sleep)
-        self.uow = UnitOfWork(store, lambda seconds: self.sleep(seconds), self._rand)
+        self.uow = UnitOfWork(store, self._wait, self._rand)
         self._lock = threading.Lock()
 
+    # The unit of work calls through these, so that tests may swap the seams afterwards.
     def _rand(self, below: int) -> int:
         return self.randbelow(below)
+
+    def _wait(self, seconds: float) -> None:
+        self.sleep(seconds)
 
     # -- time, ids, events -----------------------------------------------------
 

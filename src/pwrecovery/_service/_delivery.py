@@ -9,13 +9,20 @@ write; a sender whose credentials were refused several times in a row rests
 is never used (``sender_tampered``), and no byte of its secret leaves.
 Nothing here writes the user: the caller stores the returned audit events in
 the same transaction as the change the mail belongs to.
+
+The queue worker sends several mails through one sender with ``open_session``:
+one SMTP login (one from the budget) for all of them when the mailer has
+sessions (``SessionMailer``), else one ``send`` (and one login from the
+budget) per mail. Each mail keeps its own ``Tally`` of tries, audited with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Final
 
 import attrs
@@ -37,6 +44,7 @@ from pwrecovery.exceptions import (
     TokenUnavailable,
 )
 from pwrecovery.models import AuditEvent, Authentication, SenderAccount
+from pwrecovery.ports import MailSession, TokenProvider
 from pwrecovery.records import QueuedMessage, SenderRecord
 
 _TOKEN_MARGIN: Final = timedelta(minutes=5)  # an access token is renewed this long before it ends
@@ -53,6 +61,7 @@ class Outcome:
     permanent: bool = False
     reply_code: int = 0
     retry_after: timedelta | None = None
+    reason: str = ""  # the client's own reason for a refusal (smtputf8_unsupported)
 
     @property
     def sent(self) -> bool:
@@ -61,10 +70,213 @@ class Outcome:
     def failure(self) -> PwRecoveryError:
         """The error for a delivery that did not happen."""
         if self.attempts == 0 and self.retry_after is not None:
-            return RateLimited(self.retry_after)
-        if self.permanent:
-            return DeliveryRejected(attempts=self.attempts, reply_code=self.reply_code)
-        return DeliveryFailed(attempts=self.attempts, reply_code=self.reply_code)
+            return RateLimited(self.retry_after, reason="smtp_budget")
+        kind = DeliveryRejected if self.permanent else DeliveryFailed
+        return kind(attempts=self.attempts, reply_code=self.reply_code, reason=self.reason)
+
+
+@attrs.define
+class Tally:
+    """The tries of one mail so far, sender after sender: what to audit with it, and how
+    it failed. Immediate delivery keeps one for the length of a call; the queue worker
+    one per queued mail for the length of a run."""
+
+    ctx: Context
+    login: str | None
+    purpose: str
+    origin: object = None
+    events: list[AuditEvent] = attrs.Factory(list)
+    attempts: int = 0  # senders a login was tried with for this mail
+    permanent: int = 0  # of which refused the mail for good
+    reply: int = 0
+    reason: str = ""
+    waits: list[timedelta] = attrs.Factory(list)
+
+    def failed(self, sender: str, reason: str, now: datetime, **detail: str) -> None:
+        self.events.append(
+            self.ctx.event(
+                "delivery_attempt_failed",
+                self.login,
+                now,
+                self.origin,
+                purpose=self.purpose,
+                sender=sender,
+                reason=reason,
+                **detail,
+            )
+        )
+
+    def error(self, sender: str, error: PwRecoveryError, now: datetime) -> None:
+        """A try through ``sender`` ended in ``error``: audited with the server's reply code
+        and the error's own reason (``expects_ssl``, ``smtputf8_unsupported``…) when it has
+        them."""
+        code = int(getattr(error, "reply_code", 0) or 0)
+        self.reply = code or self.reply
+        detail = {"reply": str(code)} if code else {}
+        cause = getattr(error, "reason", "")
+        if isinstance(cause, str) and cause:
+            detail["cause"] = cause
+        if isinstance(error, DeliveryFailed):
+            self.reason = error.reason
+        self.failed(sender, error.code, now, **detail)
+        if isinstance(error, DeliveryRejected):
+            self.permanent += 1
+
+    def sent(self, account: SenderAccount, now: datetime) -> Outcome:
+        event = self.ctx.event(
+            "mail_sent", self.login, now, self.origin, purpose=self.purpose, sender=account.id
+        )
+        return Outcome(account, (*self.events, event), self.attempts)
+
+    def given_up(self, now: datetime, *, audit: bool = True) -> Outcome:
+        """No sender took the mail. It failed for good when every sender tried refused it
+        for good; ``audit`` adds the ``delivery_failed`` event."""
+        events = list(self.events)
+        if audit:
+            events.append(
+                self.ctx.event(
+                    "delivery_failed",
+                    self.login,
+                    now,
+                    self.origin,
+                    purpose=self.purpose,
+                    attempts=str(self.attempts),
+                )
+            )
+        return Outcome(
+            None,
+            tuple(events),
+            self.attempts,
+            permanent=self.attempts > 0 and self.permanent == self.attempts,
+            reply_code=self.reply,
+            retry_after=min(self.waits) if self.waits else None,
+            reason=self.reason,
+        )
+
+
+@attrs.frozen
+class Refusal:
+    """Why a sender takes no mail in (the rest of) this run of the worker; ``charge``
+    puts it on the tally of each mail that would have gone through it."""
+
+    sender_id: str
+    reason: str = ""  # "budget", "secret_undecryptable"; empty when there is nothing to say
+    tampered: bool = False
+    error: PwRecoveryError | None = None  # the login, or the session, failed with it
+    wait: timedelta | None = None
+
+    def charge(self, tally: Tally, now: datetime) -> None:
+        if self.tampered:
+            tally.events.append(
+                tally.ctx.event(
+                    "sender_tampered", tally.login, now, tally.origin, sender=self.sender_id
+                )
+            )
+        elif self.error is not None:
+            tally.attempts += 1
+            tally.error(self.sender_id, self.error, now)
+        elif self.reason:
+            tally.failed(self.sender_id, self.reason, now)
+        if self.wait is not None:
+            tally.waits.append(self.wait)
+
+
+class SenderSession:
+    """One sender, logged in, for several mails of one run of the worker.
+
+    ``deliver`` composes and sends one mail and puts what happened on the mail's
+    tally. A refusal of that mail (``DeliveryFailed``) leaves the session usable;
+    any other error loses it (``lost`` says why), and the caller moves the mails it
+    still has to the next senders. Without mailer sessions each mail is a ``send``
+    and a login of its own, each taken from the budget.
+    """
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        account: SenderAccount,
+        password: Secret,
+        session: MailSession | None,
+        stack: contextlib.ExitStack,
+    ) -> None:
+        self._delivery = delivery
+        self.account = account
+        self._password = password
+        self._session = session
+        self._stack = stack
+        self._logins_in_hand = 1  # taken from the budget when the session was opened
+        self.lost: Refusal | None = None
+
+    def __repr__(self) -> str:
+        return f"SenderSession({self.account.id!r})"
+
+    def deliver(
+        self,
+        content: MailContent,
+        tally: Tally,
+        now: datetime,
+        *,
+        secret: Secret | None,
+        message_token: str,
+    ) -> Outcome | None:
+        """Send one mail: its outcome once sent, else None (the failure is on its tally)."""
+        sender_id = self.account.id
+        if self.lost is not None:
+            self.lost.charge(tally, now)
+            return None
+        if self._session is None and not self._take_login(tally, now):
+            return None
+        tally.attempts += 1
+        try:
+            message = compose(
+                content,
+                self.account.settings,
+                now=now,
+                message_token=message_token,
+                secret=secret,
+                style=self._delivery.ctx.style,
+            )
+        except PwRecoveryError as error:  # this mail cannot be written: the next one can
+            tally.error(sender_id, error, now)
+            return None
+        try:
+            self._send(message)
+        except PwRecoveryError as error:
+            tally.error(sender_id, error, now)
+            if self._session is None:  # that send was a login of its own
+                refused = isinstance(error, SenderAuthenticationFailed)
+                self._delivery.settle_login(sender_id, now, refused=refused)
+            if not isinstance(error, DeliveryFailed):
+                self.lost = Refusal(sender_id, error=error)
+            return None
+        if self._session is None:
+            self._delivery.settle_login(sender_id, now, refused=False)
+        return tally.sent(self.account, now)
+
+    def _send(self, message: EmailMessage) -> None:
+        if self._session is not None:
+            self._session.send(message)
+        else:
+            settings = self.account.settings
+            self._delivery.ctx.mailer.send(settings, self._password.reveal(), message)
+
+    def _take_login(self, tally: Tally, now: datetime) -> bool:
+        """Without mailer sessions: one login from the budget for this mail. The first was
+        taken when the session opened; once the budget is spent the session is lost."""
+        if self._logins_in_hand:
+            self._logins_in_hand -= 1
+            return True
+        taken = self._delivery.take_login(self.account.id, now)
+        if isinstance(taken, SenderRecord):
+            return True
+        self.lost = Refusal(self.account.id, "budget" if taken is not None else "", wait=taken)
+        self.lost.charge(tally, now)
+        return False
+
+    def close(self) -> None:
+        """Quit; a failure to quit politely changes nothing for the mails sent."""
+        with contextlib.suppress(PwRecoveryError):
+            self._stack.close()
 
 
 @attrs.frozen
@@ -80,7 +292,12 @@ class Delivery:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._tokens: dict[str, _Token] = {}
+        self._builtin: TokenProvider | None = None
         self._lock = threading.Lock()
+
+    @property
+    def ctx(self) -> Context:
+        return self._ctx
 
     # -- which senders -----------------------------------------------------------
 
@@ -97,7 +314,7 @@ class Delivery:
 
     # -- one sender's login --------------------------------------------------------
 
-    def _take_login(self, sender_id: str, now: datetime) -> SenderRecord | timedelta | None:
+    def take_login(self, sender_id: str, now: datetime) -> SenderRecord | timedelta | None:
         """Take one SMTP login from the sender's budget: the fresh record, or how long to
         wait, or None if the sender is gone."""
         policy = self._ctx.policy
@@ -113,10 +330,12 @@ class Delivery:
                 return attrs.evolve(taken, version=record.version + 1)
         return None  # pragma: no cover (the loop returns or raises)
 
-    def _settle_login(
+    def settle_login(
         self, sender_id: str, now: datetime, *, refused: bool
     ) -> tuple[AuditEvent, ...]:
-        """Count a refusal of the sender's credentials (or clear the count): the rest."""
+        """Count a refusal of the sender's credentials (or clear the count), with the
+        ``sender_cooling_down`` event when that starts a rest; the events are stored with
+        the sender and returned."""
         policy, ctx = self._ctx.policy, self._ctx
         for attempt in ctx.uow.sender(sender_id):
             with attempt as record:
@@ -149,23 +368,37 @@ class Delivery:
         box = self._ctx.require_box()
         opened = box.open(record.secret, record.account)
         if opened.needs_reseal:
-            self._reseal(record.account.id, opened.secret, now, "resealed")
+            self._reseal(record, opened.secret, now, "resealed")
         return opened.secret
 
-    def _reseal(self, sender_id: str, secret: Secret, now: datetime, kind: str) -> None:
+    def _reseal(self, opened: SenderRecord, secret: Secret, now: datetime, kind: str) -> None:
+        """Seal ``secret`` again for the sender as it was opened. Only if the row is still
+        the one opened: an edit made in between must never become a valid binding."""
         box = self._ctx.require_box()
-        for attempt in self._ctx.uow.sender(sender_id):
+        for attempt in self._ctx.uow.sender(opened.account.id):
             with attempt as record:
-                if record is None:
+                if record is None or (record.account, record.secret) != (
+                    opened.account,
+                    opened.secret,
+                ):
                     return
                 sealed = attrs.evolve(record, secret=box.seal(secret, record.account))
-                event = self._ctx.event(f"sender_secret_{kind}", None, now, sender=sender_id)
+                event = self._ctx.event(
+                    f"sender_secret_{kind}", None, now, sender=opened.account.id
+                )
                 attempt.save(sealed, events=(event,))
                 return
 
-    def login_secret(self, account: SenderAccount, stored: Secret, now: datetime) -> Secret:
+    def login_secret(
+        self,
+        account: SenderAccount,
+        stored: Secret,
+        now: datetime,
+        record: SenderRecord | None = None,
+    ) -> Secret:
         """What the mailer logs in with: the stored password, or for XOAUTH2 an access
-        token from the provider (reused until shortly before it ends)."""
+        token from the provider (reused until shortly before it ends). ``record`` is the
+        row the secret came from, where a rotated refresh token is stored back."""
         if account.settings.authentication is not Authentication.XOAUTH2:
             return stored
         with self._lock:
@@ -173,10 +406,11 @@ class Delivery:
         if (
             cached is not None
             and cached.source == stored
-            and (cached.expires_at is None or now < cached.expires_at - _TOKEN_MARGIN)
+            and cached.expires_at is not None
+            and now < cached.expires_at - _TOKEN_MARGIN
         ):
             return cached.token
-        provider = self._ctx.token_provider
+        provider = self._ctx.token_provider or self._builtin_provider(stored)
         if provider is None:
             raise TokenUnavailable(account.id)
         try:
@@ -189,14 +423,35 @@ class Delivery:
         source = stored
         if rotated is not None and rotated != stored.reveal():
             # The provider rotated the refresh token: the old one may already be dead, so
-            # the new one is stored at once, sealed like a password.
-            source = Secret(rotated)
-            self._reseal(account.id, source, now, "rotated")
-        entry = _Token(Secret(token), expires_at if expires_at is not None else None, source)
-        if expires_at is not None:
+            # the new one is stored at once, sealed like a password (inside the bundle,
+            # for a built-in provider's credentials).
+            source = Secret(_with_refresh_token(stored.reveal(), rotated))
+            if record is not None:
+                self._reseal(record, source, now, "rotated")
+        entry = _Token(Secret(token), expires_at, source)
+        if expires_at is not None or source is not stored:
             with self._lock:
                 self._tokens[account.id] = entry
         return entry.token
+
+    def latest_secret(self, account: SenderAccount, stored: Secret) -> Secret:
+        """``stored``, or what replaced it when the provider rotated a refresh token while
+        logging in with it (``configure_sender`` must save that one, not the dead one)."""
+        with self._lock:
+            cached = self._tokens.get(account.id)
+        return cached.source if cached is not None and cached.source is not None else stored
+
+    def _builtin_provider(self, stored: Secret) -> TokenProvider | None:
+        """For a credential bundle of ``pwrecovery.oauth`` (as ``pwrecovery sender add
+        --oauth`` stores) when the host gave no provider: the built-in one."""
+        from pwrecovery import oauth  # noqa: PLC0415 (only OAuth senders need it)
+
+        if oauth.bundle_kind(stored.reveal()) is None:
+            return None
+        with self._lock:
+            if self._builtin is None:
+                self._builtin = oauth.BuiltinTokenProvider()
+            return self._builtin
 
     # -- sending -------------------------------------------------------------------
 
@@ -220,7 +475,7 @@ class Delivery:
         senders in order, within the same budget, until one accepts."""
         self._through_senders(None, now, origin, candidates)
 
-    def _through_senders(  # noqa: C901, PLR0912 (one loop over the senders, each step named)
+    def _through_senders(
         self,
         content: MailContent | None,
         now: datetime,
@@ -237,44 +492,18 @@ class Delivery:
             raise NoSenderConfigured
         login = content.login if content is not None else None
         purpose = content.purpose.value if content is not None else "rehearsal"
-        events: list[AuditEvent] = []
-        attempts, permanent, reply, waits = 0, 0, 0, []
+        tally = Tally(ctx, login, purpose, origin)
         for candidate in candidates:
             sender_id = candidate.account.id
-
-            def failed(reason: str, sender: str = sender_id, **detail: str) -> None:
-                events.append(
-                    ctx.event(
-                        "delivery_attempt_failed",
-                        login,
-                        now,
-                        origin,
-                        purpose=purpose,
-                        sender=sender,
-                        reason=reason,
-                        **detail,
-                    )
-                )
-
+            ready = self._ready(candidate, now)
+            if isinstance(ready, Refusal):
+                ready.charge(tally, now)
+                continue
+            record, stored = ready
+            account = record.account
+            tally.attempts += 1
             try:
-                stored = self.open_secret(candidate, now)
-            except SecretTampered:
-                events.append(ctx.event("sender_tampered", login, now, origin, sender=sender_id))
-                continue
-            except SecretUndecryptable:
-                failed(SecretUndecryptable.code)
-                continue
-            taken = self._take_login(sender_id, now)
-            if taken is None:
-                continue
-            if isinstance(taken, timedelta):
-                waits.append(taken)
-                failed("budget")
-                continue
-            account = taken.account
-            attempts += 1
-            try:
-                password = self.login_secret(account, stored, now)
+                password = self.login_secret(account, stored, now, record)
                 if content is None:
                     ctx.mailer.verify(account.settings, password.reveal())
                 else:
@@ -288,38 +517,61 @@ class Delivery:
                     )
                     ctx.mailer.send(account.settings, password.reveal(), message)
             except PwRecoveryError as error:
-                code = int(getattr(error, "reply_code", 0) or 0)
-                reply = code or reply
-                extra = {"reply": str(code)} if code else {}
-                failed(error.code, **extra)
-                events.extend(
-                    self._settle_login(
-                        sender_id, now, refused=isinstance(error, SenderAuthenticationFailed)
-                    )
+                tally.error(sender_id, error, now)
+                self.settle_login(
+                    sender_id, now, refused=isinstance(error, SenderAuthenticationFailed)
                 )
-                if isinstance(error, DeliveryRejected):
-                    permanent += 1
                 continue
-            events.extend(self._settle_login(sender_id, now, refused=False))
-            if content is not None:
-                events.append(
-                    ctx.event("mail_sent", login, now, origin, purpose=purpose, sender=sender_id)
-                )
-            return Outcome(account, tuple(events), attempts)
-        if content is not None:
-            events.append(
-                ctx.event(
-                    "delivery_failed", login, now, origin, purpose=purpose, attempts=str(attempts)
-                )
-            )
-        return Outcome(
-            None,
-            tuple(events),
-            attempts,
-            permanent=attempts > 0 and permanent == attempts,
-            reply_code=reply,
-            retry_after=min(waits) if waits else None,
-        )
+            self.settle_login(sender_id, now, refused=False)
+            if content is None:
+                return Outcome(account, tuple(tally.events), tally.attempts)
+            return tally.sent(account, now)
+        return tally.given_up(now, audit=content is not None)
+
+    def _ready(
+        self, candidate: SenderRecord, now: datetime
+    ) -> tuple[SenderRecord, Secret] | Refusal:
+        """Before a login: one login taken from the sender's budget and its secret opened;
+        or why it cannot be used now."""
+        sender_id = candidate.account.id
+        taken = self.take_login(sender_id, now)
+        if taken is None:
+            return Refusal(sender_id)  # removed meanwhile
+        if isinstance(taken, timedelta):
+            return Refusal(sender_id, "budget", wait=taken)
+        # The secret is opened from the row as it is now, the one the login goes to: an
+        # edit made since the senders were listed is caught here, not sent to.
+        try:
+            stored = self.open_secret(taken, now)
+        except SecretTampered:
+            return Refusal(sender_id, tampered=True)
+        except SecretUndecryptable:
+            return Refusal(sender_id, SecretUndecryptable.code)
+        return taken, stored
+
+    def open_session(self, candidate: SenderRecord, now: datetime) -> SenderSession | Refusal:
+        """Log in to ``candidate`` once for several mails (one login from its budget), or
+        say why it cannot take any. With a mailer without sessions nothing is sent yet:
+        each mail will be a ``send`` of its own."""
+        ready = self._ready(candidate, now)
+        if isinstance(ready, Refusal):
+            return ready
+        record, stored = ready
+        account = record.account
+        stack = contextlib.ExitStack()
+        opener = getattr(self._ctx.mailer, "session", None)
+        try:
+            password = self.login_secret(account, stored, now, record)
+            if not callable(opener):
+                return SenderSession(self, account, password, None, stack)
+            session = stack.enter_context(opener(account.settings, password.reveal()))
+        except PwRecoveryError as error:
+            stack.close()
+            refused = isinstance(error, SenderAuthenticationFailed)
+            self.settle_login(account.id, now, refused=refused)
+            return Refusal(account.id, error=error)
+        self.settle_login(account.id, now, refused=False)
+        return SenderSession(self, account, password, session, stack)
 
     def notify(self, content: MailContent, user_key: str, now: datetime, origin: object) -> None:
         """Send a notice (no secret) best-effort: a failure is audited, never raised. A
@@ -376,6 +628,16 @@ class Delivery:
             created_at=now,
             next_attempt_at=now,
         )
+
+
+def _with_refresh_token(stored: str, rotated: str) -> str:
+    """What to store after a rotation: the built-in provider's bundle with its new refresh
+    token, or the new refresh token itself for a host's provider."""
+    from pwrecovery import oauth  # noqa: PLC0415 (imported only when a token rotates)
+
+    if oauth.bundle_kind(stored) is None:
+        return rotated
+    return oauth.with_refresh_token(stored, rotated)
 
 
 def _token_parts(answer: object) -> tuple[str, datetime | None, str | None]:

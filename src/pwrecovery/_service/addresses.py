@@ -70,8 +70,8 @@ def mail_code(
     user: UserRecord,
     address: str,
     now: datetime,
-    origin: object,
     *,
+    origin: object,
     raise_failure: bool = True,
 ) -> None:
     """Make a code, mail it, and only then store the address as pending; a service
@@ -120,7 +120,7 @@ def set_recovery_email(
         raise AccountDisabled
     if user.recovery_email == normalized and user.recovery_email_verified:
         return normalized
-    mail_code(ctx, delivery, user, normalized, now, origin)
+    mail_code(ctx, delivery, user, normalized, now, origin=origin)
     old = user.recovery_email
     if user.recovery_email_verified and old is not None and old != normalized:
         notice = _content(

@@ -197,16 +197,21 @@ def import_users(
     *,
     mail: Literal["immediate", "queued"],
     origin: object,
+    dry_run: bool = False,
 ) -> list[User]:
     """Import users with their existing password hashes, all or nothing.
 
     Every bad row is reported at once (``ImportRejected.rows``) and nothing is
     imported. Addresses vouched for by the host count at once (audited as such);
     the others get a verification code, queued in the same transaction when
-    ``mail="queued"`` or when this service has no key.
+    ``mail="queued"`` or when this service has no key. With ``dry_run`` every
+    check runs and the users that would be created are returned, but nothing is
+    written, audited or mailed.
     """
     now = ctx.now()
     checked = _checked(ctx, _imported_users(rows), now)
+    if dry_run:
+        return [good.record.to_user() for good in checked]
     queue = mail == "queued" or ctx.box is None
     # ctx.event's work, done once for the whole batch: every event has the same origin.
     source = bounded_origin(origin)
@@ -233,7 +238,13 @@ def import_users(
         for record in stored:
             if record.recovery_email is not None and not record.recovery_email_verified:
                 addresses.mail_code(
-                    ctx, delivery, record, record.recovery_email, now, origin, raise_failure=False
+                    ctx,
+                    delivery,
+                    record,
+                    record.recovery_email,
+                    now,
+                    origin=origin,
+                    raise_failure=False,
                 )
     return [record.to_user() for record in stored]
 

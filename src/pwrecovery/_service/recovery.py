@@ -107,7 +107,7 @@ def _request(
         ctx.store.append_audit(
             (ctx.event("recovery_refused", label, now, origin, reason="smtp_budget"),)
         )
-        raise RateLimited(wait)
+        raise RateLimited(wait, reason="smtp_budget")
     expires_at = expiry(now, ctx.policy.temporary_password_ttl)
     generic = _answer(ctx, GENERIC_MASK, expires_at)
     # The temporary password is made (and hashed) before anything is written, for every
@@ -131,7 +131,9 @@ def _request(
         reason = refusal.code if refusal is not None else "unknown_user"
         ctx.store.append_audit((ctx.event("recovery_refused", label, now, origin, reason=reason),))
         return generic
-    taken = _take_request(ctx, delivery, user.key, credential, now, origin, queued or keyless)
+    taken = _take_request(
+        ctx, delivery, user.key, credential, now, origin=origin, queue=queued or keyless
+    )
     if isinstance(taken, PwRecoveryError):  # a concurrent request took the last one
         if uniform:
             return generic
@@ -143,7 +145,9 @@ def _request(
         return answer  # queued with the request; the worker makes and mails the password
     content = _content(ctx, taken, address, expires_at)
     outcome = delivery.send(content, now, origin, candidates, secret=password)
-    _settle(ctx, taken.key, credential if outcome.sent else None, outcome.events, now, origin)
+    _settle(
+        ctx, taken.key, credential if outcome.sent else None, outcome.events, now, origin=origin
+    )
     if not outcome.sent and not uniform:
         raise outcome.failure()
     return answer
@@ -166,6 +170,7 @@ def _take_request(
     key: str,
     credential: TemporaryCredential,
     now: datetime,
+    *,
     origin: object,
     queue: bool,
 ) -> UserRecord | PwRecoveryError:
@@ -187,7 +192,7 @@ def _take_request(
                 credential.id,
                 now,
             )
-            event = _issued_event(ctx, user.login, credential, now, origin, "queued")
+            event = _issued_event(ctx, user.login, credential, now, origin=origin, how="queued")
             attempt.save(issued, events=(event,), enqueue=(message,))
             return issued
     raise AssertionError  # pragma: no cover
@@ -198,6 +203,7 @@ def _issued_event(
     login: str,
     credential: TemporaryCredential,
     now: datetime,
+    *,
     origin: object,
     how: str,
 ) -> AuditEvent:
@@ -218,6 +224,7 @@ def _settle(
     credential: TemporaryCredential | None,
     delivered: tuple[AuditEvent, ...],
     now: datetime,
+    *,
     origin: object,
 ) -> None:
     """After the mail: the new temporary password replaces any older one, or, when no
@@ -237,7 +244,9 @@ def _settle(
                 )
                 changed = accounts.recovery_undelivered(user)
             else:
-                event = _issued_event(ctx, user.login, credential, now, origin, "immediate")
+                event = _issued_event(
+                    ctx, user.login, credential, now, origin=origin, how="immediate"
+                )
                 changed = accounts.temporary_issued(user, credential)
             attempt.save(changed, events=(*delivered, event))
             return

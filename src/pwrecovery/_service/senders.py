@@ -35,6 +35,7 @@ def configure_sender(
     owner_login: str,
     settings: SenderSettings,
     password: str,
+    *,
     origin: object,
 ) -> SenderAccount:
     """Check a sender account (login, then its From address), then save it sealed.
@@ -76,6 +77,8 @@ def configure_sender(
             detail["reply"] = str(code)
         ctx.store.append_audit((ctx.event("sender_refused", owner.login, now, origin, **detail),))
         raise
+    # A refresh token the provider rotated during the check is the one to keep.
+    secret = delivery.latest_secret(account, secret)
     record = SenderRecord(account=account, secret=box.seal(secret, account))
     event = ctx.event(
         "sender_configured",
@@ -130,7 +133,7 @@ def readiness(
             continue
         if verify_senders:
             try:
-                secret = delivery.login_secret(record.account, stored, now)
+                secret = delivery.login_secret(record.account, stored, now, record)
                 ctx.mailer.verify(record.account.settings, secret.reveal())
             except PwRecoveryError as error:
                 error.locale = ctx.locale

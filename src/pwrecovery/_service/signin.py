@@ -18,6 +18,8 @@ ordinary one. Every check of a typed password goes the same way:
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -27,7 +29,7 @@ from pwrecovery._domain import accounts, throttle
 from pwrecovery._domain.accounts import Counted, Route
 from pwrecovery._domain.logins import key_or_none
 from pwrecovery._domain.mail import MailContent
-from pwrecovery._domain.passwords import confirmation_matches, password_problems, typed_password
+from pwrecovery._domain.passwords import password_problems, typed_password
 from pwrecovery._domain.tokens import temporary_form
 from pwrecovery._resources import common_passwords
 from pwrecovery._secret import Secret
@@ -42,11 +44,14 @@ from pwrecovery.exceptions import (
     TemporaryPasswordExpired,
     TooManyAttempts,
 )
-from pwrecovery.models import LoginResult, LoginStatus, Purpose
+from pwrecovery.models import LoginResult, LoginStatus, PasswordChanged, Purpose
 from pwrecovery.records import Attempts, Throttle, UserRecord
 
 Action = Literal["sign_in", "password_change"]
 MAX_FINGERPRINTS: Final = 10_000  # logins that do not exist, counted at once at most
+PRUNE_EVERY: Final = timedelta(minutes=1)  # how often a service forgets idle fingerprints
+_next_prune: weakref.WeakKeyDictionary[Context, datetime] = weakref.WeakKeyDictionary()
+_prune_lock = threading.Lock()
 
 
 @attrs.frozen
@@ -117,62 +122,99 @@ def _take(
 def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _Taken:
     """Step 1: one attempt taken on the user or on the unknown login's fingerprint."""
     key = key_or_none(login)
+    fingerprint = ctx.fingerprint(login)
     for attempt in ctx.uow.user(key):
         with attempt as user:
             if user is None:
                 break
             taken, wait = _take(attempt, user, route, ctx, now)
+            # As many reads as for a login that does not exist, which reads its counters
+            # after finding no user: on a server each read is a round trip.
+            ctx.store.get_throttle(fingerprint)
             return _Taken(user, taken, wait, user.login)
-    fingerprint = ctx.fingerprint(login)
     for unknown in ctx.uow.throttle(fingerprint):
         with unknown as counters:
-            fresh = counters is None
             touched = (
                 Throttle(fingerprint=fingerprint, touched_at=now)
                 if counters is None
                 else attrs.evolve(counters, touched_at=now)
             )
             taken, wait = _take(unknown, touched, route, ctx, now)
-            if fresh:
-                # A new fingerprint: forget idle ones, so that the table stays small.
-                ctx.store.prune_throttles(now - ctx.policy.failure_memory, MAX_FINGERPRINTS)
             return _Taken(None, taken, wait, fingerprint)
     raise AssertionError  # pragma: no cover (the loops return or raise)
 
 
-def _target(user: UserRecord | None, typed: Typed) -> tuple[str | None, Route]:
+def prune_when_due(ctx: Context, now: datetime) -> None:
+    """Forget idle fingerprints, so that the table stays small: at most once per
+    ``PRUNE_EVERY`` for each service, on whichever sign-in comes then. Which sign-in pays
+    for it depends on the clock, never on the login (pruning when a login was first
+    counted told that it did not exist). The table holds at most ``MAX_FINGERPRINTS``
+    after a prune, and the new unknown logins of one interval more.
+
+    A row last touched when it took a lock holds it at most ``lockout_max``: only past
+    that, and past ``failure_memory``, does it count for nothing (as ``throttle.current``
+    says of a user's), so only then may it go."""
+    with _prune_lock:
+        due = _next_prune.get(ctx)
+        if due is not None and now < due:
+            return
+        _next_prune[ctx] = now + PRUNE_EVERY
+    idle = max(ctx.policy.failure_memory, ctx.policy.lockout_max)
+    ctx.store.prune_throttles(now - idle, MAX_FINGERPRINTS)
+
+
+@attrs.frozen
+class _Target:
+    """The stored hash a typed text is checked against (hidden from ``repr``, as in the
+    records: a traceback's locals must not carry it to an error reporter), and which
+    password that is."""
+
+    hash: str | None = attrs.field(repr=False)
+    via: Route
+
+
+def _target(user: UserRecord | None, typed: Typed) -> _Target:
     """Which stored hash the typed text is checked against, and which password that is:
     the form of the text decides, not the state, so every state costs one check."""
     if user is None:
-        return None, "password"
+        return _Target(None, "password")
     temporary = user.temporary
     if typed.route == "temporary" and temporary is not None and temporary.hash is not None:
-        return temporary.hash, "temporary"
-    return user.password_hash, "password"
+        return _Target(temporary.hash, "temporary")
+    return _Target(user.password_hash, "password")
 
 
 def check_credentials(
-    ctx: Context, login: object, typed: Typed, now: datetime, origin: object, action: Action
+    ctx: Context, login: object, typed: Typed, now: datetime, *, origin: object, action: Action
 ) -> Checked:
     """Steps 1 and 2, and the settling of every refusal; a match is returned for the
     caller to settle with its own write."""
     taken = take_attempt(ctx, login, typed.route, now)
+    prune_when_due(ctx, now)
     user = taken.user
-    encoded, via = _target(user, typed)
+    target = _target(user, typed)
     if taken.wait is not None:
         ctx.check(None, typed.text)  # the same work as any other answer
         ctx.store.append_audit(
             (ctx.event(f"{action}_refused", taken.label, now, origin, reason="locked"),)
         )
         raise TooManyAttempts(taken.wait)
-    matched = ctx.check(encoded, typed.against(ctx, encoded))
+    matched = ctx.check(target.hash, typed.against(ctx, target.hash))
     if user is None or not matched:
-        raise _refusal(ctx, taken, typed.route, now, origin, action)
+        raise _refusal(ctx, taken, typed.route, now, origin=origin, action=action)
     if user.disabled:
-        _clear(ctx, user, typed.route, now, origin, f"{action}_refused", reason="account_disabled")
+        _clear(
+            ctx,
+            user,
+            typed.route,
+            now,
+            origin=origin,
+            kind=f"{action}_refused",
+            reason="account_disabled",
+        )
         raise AccountDisabled
     if (
-        via == "temporary"
+        target.via == "temporary"
         and user.temporary is not None
         and accounts.temporary_expired(user.temporary, now)
     ):
@@ -181,16 +223,16 @@ def check_credentials(
             user,
             typed.route,
             now,
-            origin,
-            f"{action}_refused",
+            origin=origin,
+            kind=f"{action}_refused",
             reason="temporary_password_expired",
         )
         raise TemporaryPasswordExpired
-    return Checked(user, via, typed.route)
+    return Checked(user, target.via, typed.route)
 
 
 def _refusal(
-    ctx: Context, taken: _Taken, route: Route, now: datetime, origin: object, action: Action
+    ctx: Context, taken: _Taken, route: Route, now: datetime, *, origin: object, action: Action
 ) -> InvalidCredentials | TooManyAttempts:
     """A wrong password (counted in step 1): audited; the attempt that took the lock says
     so at once, the same for a login that exists and one that does not."""
@@ -208,6 +250,7 @@ def _clear(
     user: UserRecord,
     route: Route,
     now: datetime,
+    *,
     origin: object,
     kind: str,
     **detail: str,
@@ -266,7 +309,7 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
     now = ctx.now()
     typed = Typed.of(password, ctx)
     del password  # from here on the password travels only as a Secret
-    checked = check_credentials(ctx, login, typed, now, origin, "sign_in")
+    checked = check_credentials(ctx, login, typed, now, origin=origin, action="sign_in")
     user = checked.user
     new_hash = None
     if (
@@ -324,27 +367,28 @@ def change_password(
     ctx: Context,
     delivery: Delivery,
     login: str,
+    *,
     current_password: str,
     new_password: str,
     confirmation: str,
     origin: object,
-) -> None:
+) -> PasswordChanged:
     """Change the password, signing in with the ordinary or the temporary one."""
     now = ctx.now()
     typed = Typed.of(current_password, ctx)
     new = Secret(new_password) if isinstance(new_password, str) else None
     repeated = Secret(confirmation) if isinstance(confirmation, str) else None
     del current_password, new_password, confirmation  # only Secrets from here on
-    checked = check_credentials(ctx, login, typed, now, origin, "password_change")
+    checked = check_credentials(ctx, login, typed, now, origin=origin, action="password_change")
     user = checked.user
-    if new is None or repeated is None or not confirmation_matches(new.reveal(), repeated.reveal()):
+    if not _confirmed(ctx, new, repeated):
         _clear(
             ctx,
             user,
             checked.route,
             now,
-            origin,
-            "password_change_refused",
+            origin=origin,
+            kind="password_change_refused",
             reason="password_mismatch",
         )
         raise PasswordConfirmationMismatch
@@ -355,8 +399,8 @@ def change_password(
             user,
             checked.route,
             now,
-            origin,
-            "password_change_refused",
+            origin=origin,
+            kind="password_change_refused",
             reason="password_policy",
             rules=",".join(reasons),
         )
@@ -367,7 +411,8 @@ def change_password(
         )
     normalized = typed_password(new.reveal(), ctx.policy)
     assert normalized is not None  # noqa: S101 (the policy refused what is not)
-    changed = _store_new_password(ctx, checked, typed, ctx.hash(Secret(normalized)), now, origin)
+    new_hash = ctx.hash(Secret(normalized))
+    changed = _store_new_password(ctx, checked, typed, new_hash, now, origin=origin)
     if changed.has_verified_address and changed.recovery_email is not None:
         notice = MailContent(
             purpose=Purpose.PASSWORD_CHANGED,
@@ -377,10 +422,24 @@ def change_password(
             locale=changed.locale or ctx.locale,
         )
         delivery.notify(notice, changed.key, now, origin)
+    return PasswordChanged(checked.via, texts=ctx.texts, locale=ctx.locale)
 
 
-def _store_new_password(  # noqa: PLR0917 (the use case's values, passed on)
-    ctx: Context, checked: Checked, typed: Typed, new_hash: str, now: datetime, origin: object
+def _confirmed(ctx: Context, new: Secret | None, repeated: Secret | None) -> bool:
+    """Whether the two entries of "Confirmar clave de acceso" agree, after NFKC. Text far
+    over the longest password allowed is compared as typed, never normalised (NFKC can
+    make it 18 times longer); the policy then refuses it as too long."""
+    if new is None or repeated is None:
+        return False
+    first = typed_password(new.reveal(), ctx.policy)
+    second = typed_password(repeated.reveal(), ctx.policy)
+    if first is None or second is None:
+        return new.reveal() == repeated.reveal()
+    return first == second
+
+
+def _store_new_password(
+    ctx: Context, checked: Checked, typed: Typed, new_hash: str, now: datetime, *, origin: object
 ) -> UserRecord:
     """The change itself, in one conditional write: the new hash, the temporary password
     consumed, every lock cleared."""

@@ -79,30 +79,35 @@ def migrate(session: Session, dialect: str, found: int | str) -> None:
         raise StoreSchemaTooNew(found=found, supported=SCHEMA_VERSION)
     if found == SCHEMA_VERSION:
         return
-    prefix = ""
-    if isinstance(found, int) and found > 0:  # release 1's SQLite layout
+    if found == RELEASE_1_SERVER:
+        _from_release_1(session, dialect, _move_aside(session, dialect), tuple(_SERVER_TABLES))
+    elif isinstance(found, int) and found > 0:  # release 1's SQLite layout
         for statements in _SQLITE_STEPS[found:]:
             for statement in statements:
                 session.execute(statement)
-    elif found == RELEASE_1_SERVER:
-        prefix = _move_aside(session, dialect)
-    for table in TABLES:
-        for statement in _schema.create_statements(dialect, table):
-            session.execute(statement)
-    if isinstance(found, int) and found > 0:
-        _copy(session, "")
-        for name in _SQLITE_TABLES:
-            session.execute(f"DROP TABLE {name}")
-    elif found == RELEASE_1_SERVER:
-        _copy(session, prefix)
-        for name in _SERVER_TABLES:
-            session.execute(f"DROP TABLE {prefix}{name}")
+        _from_release_1(session, dialect, "", tuple(_SQLITE_TABLES))
+    else:
+        _create(session, dialect)
     session.execute(
         "INSERT INTO pwrecovery_schema (version) VALUES (:version)", {"version": SCHEMA_VERSION}
     )
     session.execute(
         _schema.insert(_schema.META), {"name": FINGERPRINT_KEY, "value": secrets.token_bytes(32)}
     )
+
+
+def _create(session: Session, dialect: str) -> None:
+    for table in TABLES:
+        for statement in _schema.create_statements(dialect, table):
+            session.execute(statement)
+
+
+def _from_release_1(session: Session, dialect: str, prefix: str, old: tuple[str, ...]) -> None:
+    """Create the shared layout, copy release 1's rows into it, drop release 1's tables."""
+    _create(session, dialect)
+    _copy(session, prefix)
+    for name in old:
+        session.execute(f"DROP TABLE {prefix}{name}")
 
 
 def _move_aside(session: Session, dialect: str) -> str:

@@ -68,18 +68,18 @@ def _c(name: str, kind: Kind, size: int = 255, *, null: bool = False, pk: bool =
     return Column(name, kind, size, nullable=null, primary=pk)
 
 
-K, S, T, I, B, TM, BL = Kind.KEY, Kind.SHORT, Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.BLOB
+K, S, T, N, B, TM, BL = Kind.KEY, Kind.SHORT, Kind.TEXT, Kind.INT, Kind.BOOL, Kind.TIME, Kind.BLOB
 
 
 def _attempts(prefix: str) -> tuple[Column, ...]:
     return (
-        _c(f"{prefix}_failures", I),
+        _c(f"{prefix}_failures", N),
         _c(f"{prefix}_locked_until", TM, null=True),
         _c(f"{prefix}_last_failure_at", TM, null=True),
     )
 
 
-SCHEMA_TABLE: Final = Table("pwrecovery_schema", (_c("version", I),))
+SCHEMA_TABLE: Final = Table("pwrecovery_schema", (_c("version", N),))
 META: Final = Table("pwrecovery_meta", (_c("name", K, 64, pk=True), _c("value", BL)))
 USERS: Final = Table(
     "pwrecovery_users",
@@ -94,7 +94,7 @@ USERS: Final = Table(
         _c("pending_id", K, 64, null=True),
         _c("pending_code_hash", T, null=True),
         _c("pending_expires_at", TM, null=True),
-        _c("pending_attempts", I, null=True),
+        _c("pending_attempts", N, null=True),
         _c("temporary_id", K, 64, null=True),
         _c("temporary_hash", T, null=True),
         _c("temporary_issued_at", TM, null=True),
@@ -105,7 +105,7 @@ USERS: Final = Table(
         _c("disabled", B),
         _c("locale", S, 35, null=True),
         _c("created_at", TM, null=True),
-        _c("version", I),
+        _c("version", N),
     ),
     (Index("pwrecovery_users_supervisors", ("supervisor", "recovery_email_verified")),),
 )
@@ -116,7 +116,7 @@ THROTTLES: Final = Table(
         *_attempts("sign_in"),
         *_attempts("temporary"),
         _c("touched_at", TM),
-        _c("version", I),
+        _c("version", N),
     ),
     (Index("pwrecovery_throttles_touched", ("touched_at",)),),
 )
@@ -127,7 +127,7 @@ SENDERS: Final = Table(
         _c("owner", K),
         _c("owner_key", K),
         _c("host", S, 253),
-        _c("port", I),
+        _c("port", N),
         _c("security", S, 16),
         _c("username", S, 998),
         _c("from_address", S, 320),
@@ -136,9 +136,9 @@ SENDERS: Final = Table(
         _c("verified_at", TM),
         _c("secret", BL),
         _c("usage_logins", T),
-        _c("usage_auth_failures", I),
+        _c("usage_auth_failures", N),
         _c("usage_cooldown_until", TM, null=True),
-        _c("version", I),
+        _c("version", N),
     ),
     (Index("pwrecovery_senders_owner", ("owner_key",)),),
 )
@@ -152,9 +152,9 @@ OUTBOX: Final = Table(
         _c("payload", BL),
         _c("created_at", TM),
         _c("next_attempt_at", TM),
-        _c("attempts", I),
+        _c("attempts", N),
         _c("last_error", S, 64, null=True),
-        _c("version", I),
+        _c("version", N),
     ),
     (
         Index("pwrecovery_outbox_due", ("next_attempt_at", "id")),

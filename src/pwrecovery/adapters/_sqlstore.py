@@ -29,11 +29,12 @@ FINGERPRINT_KEY: Final = "fingerprint_key"
 _CHUNK: Final = 500  # keys per IN (...) list, well under every database's parameter limit
 
 _SELECT_SENDERS: Final = (
-    "SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security, s.username,"
+    "SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security, s.username,"  # noqa: S608
     " s.from_address, s.display_name, s.authentication, s.verified_at, s.secret,"
     " s.usage_logins, s.usage_auth_failures, s.usage_cooldown_until, s.version,"
     " u.supervisor AS owner_supervisor, u.disabled AS owner_disabled"
-    f" FROM {SENDERS.name} s LEFT JOIN {USERS.name} u ON u.login_key = s.owner_key"
+    f" FROM {SENDERS.name} s LEFT JOIN {USERS.name} u"
+    " ON u.login_key = s.owner_key"
 )
 
 

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from pwrecovery.exceptions import InvalidConfiguration
 
 _PHC: Final = re.compile(
-    r"\$argon2id\$v=(?P<v>\d{1,3})\$m=(?P<m>\d{1,10}),t=(?P<t>\d{1,10}),p=(?P<p>\d{1,3})"
+    # [0-9], not \d: \d also matches other scripts' digits, which int() would read.
+    r"\$argon2id\$v=(?P<v>[0-9]{1,3})"
+    r"\$m=(?P<m>[0-9]{1,10}),t=(?P<t>[0-9]{1,10}),p=(?P<p>[0-9]{1,3})"
     r"\$(?P<salt>[A-Za-z0-9+/]{11,88})\$(?P<hash>[A-Za-z0-9+/]{22,88})"
 )
 _VERSION: Final = 19
@@ -25,6 +27,14 @@ _MIN_SALT: Final = 8
 _MIN_HASH: Final = 16
 _MAX_BYTES: Final = 64
 _CEILING: Final = 4  # stored parameters beyond four times our own are refused uncomputed
+
+
+def _ceiling(value: int) -> int:
+    """The default bound for a parameter: four times it. A value that is not a whole
+    number is passed through, so that the constructor refuses it as that parameter."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    return _CEILING * value
 
 
 @attrs.frozen
@@ -76,15 +86,15 @@ class Argon2idHasher:
     iterations: int = 2
     lanes: int = 1
     max_memory_cost: int = attrs.field(
-        default=attrs.Factory(lambda self: _CEILING * self.memory_cost, takes_self=True),
+        default=attrs.Factory(lambda self: _ceiling(self.memory_cost), takes_self=True),
         kw_only=True,
     )
     max_iterations: int = attrs.field(
-        default=attrs.Factory(lambda self: _CEILING * self.iterations, takes_self=True),
+        default=attrs.Factory(lambda self: _ceiling(self.iterations), takes_self=True),
         kw_only=True,
     )
     max_lanes: int = attrs.field(
-        default=attrs.Factory(lambda self: _CEILING * self.lanes, takes_self=True),
+        default=attrs.Factory(lambda self: _ceiling(self.lanes), takes_self=True),
         kw_only=True,
     )
 

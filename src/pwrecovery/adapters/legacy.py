@@ -32,6 +32,8 @@ _DJANGO: Final = re.compile(
 _BCRYPT: Final = re.compile(r"\$2[aby]\$(?P<cost>[0-9]{2})\$[./A-Za-z0-9]{53}")
 _BCRYPT_BYTES: Final = 72
 _SALT_CHARS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_BCRYPT_MIN_COST: Final = 4  # the costs bcrypt accepts
+_BCRYPT_MAX_COST: Final = 31
 
 
 def _positive(name: str, value: object) -> None:
@@ -104,9 +106,11 @@ class BcryptHasher:
     max_rounds: int = attrs.field(default=14, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        rounds = self.rounds
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or not 4 <= rounds <= 31:  # noqa: PLR2004
-            raise InvalidConfiguration("rounds", "range", min=4, max=31)  # what bcrypt accepts
+        _positive("rounds", self.rounds)
+        if not _BCRYPT_MIN_COST <= self.rounds <= _BCRYPT_MAX_COST:
+            raise InvalidConfiguration(
+                "rounds", "range", min=_BCRYPT_MIN_COST, max=_BCRYPT_MAX_COST
+            )
         _positive("max_rounds", self.max_rounds)
         if self.max_rounds < self.rounds:
             raise InvalidConfiguration("max_rounds", "not_below", other="rounds")
@@ -123,7 +127,7 @@ class BcryptHasher:
 
     def identifies(self, encoded: str) -> bool:
         match = _BCRYPT.fullmatch(encoded) if isinstance(encoded, str) else None
-        return match is not None and 4 <= int(match["cost"]) <= self.max_rounds  # noqa: PLR2004
+        return match is not None and _BCRYPT_MIN_COST <= int(match["cost"]) <= self.max_rounds
 
     def verify(self, encoded: str, password: str) -> bool:
         import bcrypt  # noqa: PLC0415

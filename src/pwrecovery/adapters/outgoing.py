@@ -1,4 +1,5 @@
-"""Checks every mailer makes before a message or a credential leaves the process.
+"""Checks every mailer makes before a message or a credential leaves the process, and
+how a refusal of a message is told apart: for good, or for now.
 
 Shared by ``RecordingMailer`` and ``SmtpMailer`` so the fake refuses exactly
 what the real one does.
@@ -11,12 +12,22 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from typing import Final
 
 from pwrecovery._domain.headers import check_header_value
-from pwrecovery.exceptions import DeliveryFailed, InvalidHeaderValue, SenderUnreachable
+from pwrecovery.exceptions import (
+    DeliveryFailed,
+    DeliveryRejected,
+    InvalidHeaderValue,
+    SenderUnreachable,
+)
 from pwrecovery.models import Security, SenderSettings
 
 _RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
+
+# RFC 5321's "parameters not recognised or not implemented": what a server without
+# SMTPUTF8 answers to MAIL FROM:<...> SMTPUTF8 (Postfix: 555 5.5.4).
+SMTPUTF8_REFUSED: Final = 555
 
 
 def is_loopback_host(host: str) -> bool:
@@ -69,3 +80,23 @@ def recipients_of(message: EmailMessage) -> list[str]:
 def _addresses(message: Message, fields: tuple[str, ...]) -> list[str]:
     values = [str(value) for field in fields for value in message.get_all(field, [])]
     return [address for _, address in getaddresses(values) if address]
+
+
+def refusal(reply_code: int, reason: str = "") -> DeliveryFailed:
+    """The error for a server's refusal of one message (at MAIL, RCPT or DATA): a 5xx
+    reply is for good (``DeliveryRejected``), anything else may pass later."""
+    if 500 <= reply_code < 600:  # noqa: PLR2004 (SMTP's reply classes)
+        return DeliveryRejected(attempts=1, reply_code=reply_code, reason=reason)
+    return DeliveryFailed(attempts=1, reply_code=reply_code, reason=reason)
+
+
+def needs_smtputf8(*addresses: str) -> bool:
+    """Whether an envelope with these addresses can only go with SMTPUTF8 (a non-ASCII
+    local part; domains go in their ASCII form)."""
+    return not all(address.isascii() for address in addresses)
+
+
+def smtputf8_refused() -> DeliveryFailed:
+    """A recipient that needs SMTPUTF8 on a server that does not offer it: no retry will
+    change that server's answer, so the refusal is for good."""
+    return refusal(SMTPUTF8_REFUSED, "smtputf8_unsupported")

@@ -6,45 +6,72 @@ What it guarantees, whatever smtplib's defaults:
   the host gives its own context); smtplib verifies nothing by default;
 - ``Security.STARTTLS`` requires the server to offer STARTTLS and never falls
   back to plaintext; ``Security.SSL`` is TLS from the first byte;
+- a port that expects the other kind of TLS is named within seconds, not after
+  the timeout: when no greeting comes in ``GREETING_WAIT`` seconds, a second
+  connection tries a TLS handshake (``expects_ssl``: STARTTLS or NONE pointed at
+  an implicit-TLS port such as 465); when the TLS handshake meets plaintext, a
+  second connection listens for an SMTP greeting (``expects_starttls``: SSL
+  pointed at a port such as 587). The probes send no credentials and no mail;
 - ``Security.NONE`` sends credentials only to a loopback address: the host
   name is checked before connecting and the peer address after;
 - a timeout is always set;
 - AUTH PLAIN and LOGIN are done here in UTF-8 (smtplib encodes them as ASCII
   and would fail on a non-ASCII password), and SASL XOAUTH2 for OAuth 2.0
   senders (the "password" is then the access token);
-- every smtplib, socket and ssl error is translated at this border:
-  a refused login → ``SenderAuthenticationFailed``; connection, TLS and
-  timeouts → ``SenderUnreachable``; a refusal while sending →
-  ``DeliveryFailed``. No smtplib exception reaches the service.
+- ``verify`` logs in, then proves the From address: ``MAIL FROM`` and ``RSET``;
+- ``session`` logs in once for several messages;
+- every smtplib, socket and ssl error is translated at this border by one
+  table, ``TRANSLATIONS`` (exception type → error factory; the most specific
+  type of the exception's class wins). No smtplib exception reaches the service.
 """
 
 from __future__ import annotations
 
 import base64
+import enum
 import ipaddress
+import re
 import smtplib
+import socket
 import ssl
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.message import EmailMessage
-from typing import Final, TypeVar
+from typing import Any, Final
+
+import attrs
 
 from pwrecovery._domain.addresses import ascii_domain_address
-from pwrecovery.adapters.outgoing import check_credentials, recipients_of
+from pwrecovery.adapters.outgoing import (
+    SMTPUTF8_REFUSED,
+    check_credentials,
+    needs_smtputf8,
+    recipients_of,
+    refusal,
+    smtputf8_refused,
+)
 from pwrecovery.exceptions import (
+    BasicAuthDisabled,
     DeliveryFailed,
     InvalidConfiguration,
     PwRecoveryError,
+    SenderAddressRefused,
     SenderAuthenticationFailed,
     SenderUnreachable,
 )
 from pwrecovery.models import Authentication, Security, SenderSettings
 
-T = TypeVar("T")
-
+GREETING_WAIT: Final = 5.0  # seconds without a greeting before the port is asked about TLS
 _AUTH_OK: Final = 235
 _AUTH_CONTINUE: Final = 334
-_TRANSIENT: Final = range(400, 500)
+_MAIL_OK: Final = 250
+# Enhanced status codes (RFC 3463) with which Microsoft 365 refuses a username and
+# password: 535 5.7.139 "SmtpClientAuthentication is disabled for the Tenant" and
+# 550 5.7.30 "Basic authentication is not supported for Client Submission".
+BASIC_AUTH_OFF: Final = frozenset({"5.7.139", "5.7.30"})
+_ENHANCED_STATUS: Final = re.compile(r"\s*([245]\.\d{1,3}\.\d{1,3})(?!\S)")
+_SMTP_GREETING: Final = re.compile(rb"[2-5]\d\d[ -]")
 
 
 def _b64(text: str) -> str:
@@ -57,6 +84,258 @@ def _peer_is_loopback(smtp: smtplib.SMTP) -> bool:
         return False
     host = sock.getpeername()[0]
     return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+
+
+def enhanced_status(reply: bytes | str) -> str | None:
+    """The enhanced status code (``5.7.139``) at the start of a reply's text, if any."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    found = _ENHANCED_STATUS.match(text)
+    return found[1] if found else None
+
+
+# -- the translation table ---------------------------------------------------------------
+
+
+class Step(enum.Enum):
+    """What the mailer was doing when an error came: some errors mean different things."""
+
+    CONNECT = "connect"
+    LOG_IN = "log_in"
+    CHECK_FROM = "check_from"  # verify's MAIL FROM
+    SEND = "send"
+
+
+@attrs.frozen
+class Where:
+    settings: SenderSettings
+    step: Step
+
+
+Factory = Callable[[Any, Where], PwRecoveryError]
+
+
+def _unreachable(reason: str) -> Factory:
+    def factory(error: BaseException, where: Where) -> PwRecoveryError:
+        del error
+        return SenderUnreachable(where.settings.host, where.settings.port, reason)
+
+    return factory
+
+
+def _login_refused(error: smtplib.SMTPAuthenticationError, where: Where) -> PwRecoveryError:
+    settings = where.settings
+    basic = settings.authentication is not Authentication.XOAUTH2
+    if basic and enhanced_status(error.smtp_error) in BASIC_AUTH_OFF:
+        return BasicAuthDisabled(settings.host)
+    if 400 <= error.smtp_code < 500:  # noqa: PLR2004 (a transient reply: not the password)
+        return SenderUnreachable(settings.host, settings.port, "protocol")
+    return SenderAuthenticationFailed(settings.host)
+
+
+def _sender_refused(error: smtplib.SMTPSenderRefused, where: Where) -> PwRecoveryError:
+    if where.step is Step.CHECK_FROM:
+        settings = where.settings
+        return SenderAddressRefused(settings.host, settings.from_address, error.smtp_code)
+    return refusal(error.smtp_code)
+
+
+def _recipients_refused(error: smtplib.SMTPRecipientsRefused, where: Where) -> PwRecoveryError:
+    del where
+    codes = [code for code, _ in error.recipients.values()]
+    return refusal(codes[0] if codes else 0)
+
+
+def _data_refused(error: smtplib.SMTPDataError, where: Where) -> PwRecoveryError:
+    del where
+    return refusal(error.smtp_code)
+
+
+def _not_supported(error: smtplib.SMTPNotSupportedError, where: Where) -> PwRecoveryError:
+    del error
+    if where.step is Step.SEND:  # smtplib's own check: an address needs SMTPUTF8
+        return smtputf8_refused()
+    return SenderUnreachable(where.settings.host, where.settings.port, "auth_unsupported")
+
+
+def _disconnected(error: smtplib.SMTPServerDisconnected, where: Where) -> PwRecoveryError:
+    # smtplib reports a read timeout as a disconnection; the cause tells them apart.
+    reason = "timeout" if isinstance(error.__context__, TimeoutError) else "connection"
+    return SenderUnreachable(where.settings.host, where.settings.port, reason)
+
+
+TRANSLATIONS: Final[Mapping[type[BaseException], Factory]] = {
+    smtplib.SMTPAuthenticationError: _login_refused,
+    smtplib.SMTPSenderRefused: _sender_refused,
+    smtplib.SMTPRecipientsRefused: _recipients_refused,
+    smtplib.SMTPDataError: _data_refused,
+    smtplib.SMTPNotSupportedError: _not_supported,
+    smtplib.SMTPServerDisconnected: _disconnected,
+    smtplib.SMTPException: _unreachable("protocol"),
+    ssl.SSLCertVerificationError: _unreachable("certificate"),
+    ssl.SSLError: _unreachable("tls"),
+    TimeoutError: _unreachable("timeout"),
+    OSError: _unreachable("connection"),
+    UnicodeError: _unreachable("connection"),
+    ValueError: _unreachable("connection"),
+}
+
+
+def translation(error: BaseException) -> Factory | None:
+    """The factory of the most specific type in ``TRANSLATIONS`` that ``error`` is."""
+    for kind in type(error).__mro__:
+        factory = TRANSLATIONS.get(kind)
+        if factory is not None:
+            return factory
+    return None
+
+
+@contextmanager
+def translated(settings: SenderSettings, step: Step) -> Iterator[None]:
+    """Whatever smtplib, ssl or socket raise in the block leaves as a pwrecovery error."""
+    try:
+        yield
+    except PwRecoveryError:
+        raise
+    except Exception as error:
+        factory = translation(error)
+        if factory is None:
+            raise
+        raise factory(error, Where(settings, step)) from error
+
+
+# -- which TLS a port speaks ----------------------------------------------------------
+
+
+def _first_byte_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the peer says something (or closes) within ``seconds``; nothing is read."""
+    sock.settimeout(max(seconds, 0.001))
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except TimeoutError:
+        return False
+    return True
+
+
+def speaks_tls(host: str, port: int, context: ssl.SSLContext, timeout: float) -> bool:
+    """Whether a new connection to the port gets through a TLS handshake (or a TLS
+    answer to it: a certificate we would not trust, an alert). Nothing else is sent."""
+    try:
+        with (
+            socket.create_connection((host, port), timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return True
+    except ssl.SSLCertVerificationError:
+        return True
+    except ssl.SSLError as error:
+        return "ALERT" in str(error.reason or "")
+    except (OSError, ValueError):
+        return False
+
+
+def greets_in_plaintext(host: str, port: int, timeout: float) -> bool:
+    """Whether a new connection to the port is greeted by an SMTP reply in plaintext."""
+    try:
+        with socket.create_connection((host, port), timeout) as raw:
+            head = b""
+            while len(head) < 4:  # noqa: PLR2004 (three digits and a separator)
+                chunk = raw.recv(4 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except OSError:
+        return False
+    return _SMTP_GREETING.match(head) is not None
+
+
+class _Client(smtplib.SMTP):
+    """``smtplib.SMTP`` that waits ``GREETING_WAIT`` for the first byte of the greeting;
+    then, if the port speaks TLS from the first byte, says so instead of waiting on."""
+
+    def __init__(
+        self,
+        settings: SenderSettings,
+        *,
+        local_hostname: str | None,
+        timeout: float,
+        context: ssl.SSLContext,
+    ) -> None:
+        self._tls_context = context
+        super().__init__(
+            settings.host, settings.port, local_hostname=local_hostname, timeout=timeout
+        )
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        try:
+            self._await_greeting(sock, host, port, timeout)
+        except BaseException:
+            sock.close()
+            raise
+        sock.settimeout(timeout)
+        return sock
+
+    def _await_greeting(self, sock: socket.socket, host: str, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        wait = min(timeout, GREETING_WAIT)
+        if _first_byte_within(sock, wait):
+            return
+        if speaks_tls(host, port, self._tls_context, wait):
+            raise SenderUnreachable(host, port, "expects_ssl")
+        # Not TLS either: a slow server, or a silent one. Wait out the rest of the timeout.
+        if not _first_byte_within(sock, deadline - time.monotonic()):
+            raise TimeoutError
+
+
+# -- the mailer -----------------------------------------------------------------------
+
+
+class SmtpSession:
+    """One logged-in SMTP session (``SmtpMailer.session``): ``send`` sends one message.
+
+    A refusal of a message leaves the session usable (the transaction is reset);
+    a lost connection does not, and every later ``send`` says so at once.
+    """
+
+    def __init__(self, smtp: smtplib.SMTP, settings: SenderSettings) -> None:
+        self._smtp = smtp
+        self._settings = settings
+        self._lost = False
+
+    def __repr__(self) -> str:
+        return f"SmtpSession({self._settings.host}:{self._settings.port})"
+
+    def send(self, message: EmailMessage) -> None:
+        self.send_checked(message, recipients_of(message))
+
+    def send_checked(self, message: EmailMessage, recipients: list[str]) -> None:
+        """``send`` for a message ``recipients_of`` has checked already."""
+        settings = self._settings
+        if self._lost:
+            raise SenderUnreachable(settings.host, settings.port, "connection")
+        sender = ascii_domain_address(settings.from_address)
+        if needs_smtputf8(sender, *recipients) and not self._smtp.has_extn("smtputf8"):
+            raise smtputf8_refused()
+        try:
+            with translated(settings, Step.SEND):
+                self._smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+        except DeliveryFailed:
+            self._reset()
+            raise
+        except PwRecoveryError:
+            self._lost = True
+            raise
+
+    def _reset(self) -> None:
+        """End a refused transaction (smtplib leaves one open when DATA itself is
+        refused); a server that closed the connection (421) ends the session."""
+        if self._smtp.sock is None:
+            self._lost = True
+            return
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._lost = True
 
 
 class SmtpMailer:
@@ -90,25 +369,49 @@ class SmtpMailer:
         return self._ssl_context
 
     def verify(self, settings: SenderSettings, password: str) -> None:
-        """Connect, secure the connection, log in and quit."""
-        with self._session(settings, password):
-            pass
+        """Connect, secure the connection, log in, offer the From address (MAIL FROM,
+        then RSET) and quit."""
+        with self._logged_in(settings, password) as smtp, translated(settings, Step.CHECK_FROM):
+            self._check_from(smtp, settings)
 
     def send(self, settings: SenderSettings, password: str, message: EmailMessage) -> None:
-        recipients = recipients_of(message)
-        with self._session(settings, password) as smtp:
-            self._translated(
-                settings,
-                lambda: smtp.send_message(
-                    message,
-                    from_addr=ascii_domain_address(settings.from_address),
-                    to_addrs=recipients,
-                ),
-                sending=True,
-            )
+        recipients = recipients_of(message)  # a bad message is refused before connecting
+        with self.session(settings, password) as session:
+            session.send_checked(message, recipients)
+
+    @contextmanager
+    def session(self, settings: SenderSettings, password: str) -> Iterator[SmtpSession]:
+        """Log in once; send any number of messages through the session; quit."""
+        with self._logged_in(settings, password) as smtp:
+            yield SmtpSession(smtp, settings)
+
+    # -- steps ---------------------------------------------------------------------
+
+    @contextmanager
+    def _logged_in(self, settings: SenderSettings, password: str) -> Iterator[smtplib.SMTP]:
+        check_credentials(settings, password)
+        with translated(settings, Step.CONNECT):
+            smtp = self._connect(settings)
+        try:
+            with translated(settings, Step.LOG_IN):
+                self._secure_and_log_in(smtp, settings, password)
+            yield smtp  # the caller's errors are not translated: this yield is outside
+        finally:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
 
     def _connect(self, settings: SenderSettings) -> smtplib.SMTP:
-        if settings.security is Security.SSL:
+        probe_wait = min(self._timeout, GREETING_WAIT)
+        if settings.security is not Security.SSL:
+            return _Client(
+                settings,
+                local_hostname=self._local_hostname,
+                timeout=self._timeout,
+                context=self._context(),
+            )
+        try:
             return smtplib.SMTP_SSL(
                 settings.host,
                 settings.port,
@@ -116,9 +419,12 @@ class SmtpMailer:
                 timeout=self._timeout,
                 context=self._context(),
             )
-        return smtplib.SMTP(
-            settings.host, settings.port, local_hostname=self._local_hostname, timeout=self._timeout
-        )
+        except ssl.SSLCertVerificationError:
+            raise
+        except ssl.SSLError as error:
+            if greets_in_plaintext(settings.host, settings.port, probe_wait):
+                raise SenderUnreachable(settings.host, settings.port, "expects_starttls") from error
+            raise
 
     def _secure_and_log_in(
         self, smtp: smtplib.SMTP, settings: SenderSettings, password: str
@@ -137,75 +443,41 @@ class SmtpMailer:
 
     @staticmethod
     def _authenticate(smtp: smtplib.SMTP, settings: SenderSettings, password: str) -> None:
+        """AUTH; a refusal leaves as ``SMTPAuthenticationError`` for the table, as the
+        fallback ``smtplib.login`` (CRAM-MD5…) raises it."""
         mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
         if settings.authentication is Authentication.XOAUTH2:
             if "XOAUTH2" not in mechanisms:
                 raise SenderUnreachable(settings.host, settings.port, "auth_unsupported")
             bearer = f"user={settings.username}\x01auth=Bearer {password}\x01\x01"
-            code, _ = smtp.docmd("AUTH", "XOAUTH2 " + _b64(bearer))
+            code, reply = smtp.docmd("AUTH", "XOAUTH2 " + _b64(bearer))
             if code == _AUTH_CONTINUE:  # an error challenge: answer empty, then the verdict
-                code, _ = smtp.docmd("")
+                code, reply = smtp.docmd("")
         elif "PLAIN" in mechanisms:
-            code, _ = smtp.docmd("AUTH", "PLAIN " + _b64(f"\0{settings.username}\0{password}"))
+            code, reply = smtp.docmd("AUTH", "PLAIN " + _b64(f"\0{settings.username}\0{password}"))
         elif "LOGIN" in mechanisms:
-            code, _ = smtp.docmd("AUTH", "LOGIN " + _b64(settings.username))
+            code, reply = smtp.docmd("AUTH", "LOGIN " + _b64(settings.username))
             if code == _AUTH_CONTINUE:
-                code, _ = smtp.docmd(_b64(password))
+                code, reply = smtp.docmd(_b64(password))
         else:
             smtp.login(settings.username, password)  # other mechanisms, e.g. CRAM-MD5
             return
-        if code == _AUTH_OK:
-            return
-        if code in _TRANSIENT:
-            raise SenderUnreachable(settings.host, settings.port, "protocol")
-        raise SenderAuthenticationFailed(settings.host)
-
-    @contextmanager
-    def _session(self, settings: SenderSettings, password: str) -> Iterator[smtplib.SMTP]:
-        check_credentials(settings, password)
-        smtp = self._translated(settings, lambda: self._connect(settings))
-        try:
-            self._translated(settings, lambda: self._secure_and_log_in(smtp, settings, password))
-            yield smtp
-        finally:
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+        if code != _AUTH_OK:
+            raise smtplib.SMTPAuthenticationError(code, reply)
 
     @staticmethod
-    def _translated(  # noqa: C901 (one flat table of translations, read top to bottom)
-        settings: SenderSettings, action: Callable[[], T], *, sending: bool = False
-    ) -> T:
-        """Run ``action``; whatever smtplib, ssl or socket raise leaves as a pwrecovery error."""
-        host, port = settings.host, settings.port
-        try:
-            return action()
-        except PwRecoveryError:
-            raise
-        except smtplib.SMTPAuthenticationError as error:
-            raise SenderAuthenticationFailed(host) from error
-        except (
-            smtplib.SMTPRecipientsRefused,
-            smtplib.SMTPSenderRefused,
-            smtplib.SMTPDataError,
-        ) as error:
-            raise DeliveryFailed(attempts=1) from error
-        except smtplib.SMTPNotSupportedError as error:
-            if sending:
-                raise DeliveryFailed(attempts=1) from error
-            raise SenderUnreachable(host, port, "auth_unsupported") from error
-        except smtplib.SMTPServerDisconnected as error:
-            # smtplib reports a read timeout as a disconnection; the cause tells them apart.
-            reason = "timeout" if isinstance(error.__context__, TimeoutError) else "connection"
-            raise SenderUnreachable(host, port, reason) from error
-        except smtplib.SMTPException as error:
-            raise SenderUnreachable(host, port, "protocol") from error
-        except ssl.SSLCertVerificationError as error:
-            raise SenderUnreachable(host, port, "certificate") from error
-        except ssl.SSLError as error:
-            raise SenderUnreachable(host, port, "tls") from error
-        except TimeoutError as error:
-            raise SenderUnreachable(host, port, "timeout") from error
-        except (OSError, UnicodeError, ValueError) as error:
-            raise SenderUnreachable(host, port, "connection") from error
+    def _check_from(smtp: smtplib.SMTP, settings: SenderSettings) -> None:
+        """MAIL FROM with the sender's address, then RSET: a server that would refuse
+        every mail from this login (Postfix's ``reject_sender_login_mismatch``) says so
+        now. Nothing is sent."""
+        address = ascii_domain_address(settings.from_address)
+        options: list[str] = []
+        if needs_smtputf8(address):
+            if not smtp.has_extn("smtputf8"):
+                raise SenderAddressRefused(settings.host, settings.from_address, SMTPUTF8_REFUSED)
+            smtp.command_encoding = "utf-8"
+            options.append("SMTPUTF8")
+        code, reply = smtp.mail(address, options)
+        if code != _MAIL_OK:
+            raise smtplib.SMTPSenderRefused(code, reply, address)
+        smtp.rset()

@@ -30,12 +30,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from pwrecovery.adapters import _migrations
 from pwrecovery.adapters._schema import SCHEMA_VERSION
 from pwrecovery.adapters._sqlstore import LostRace, Session, SqlStore
-from pwrecovery.exceptions import StoreUnavailable
+from pwrecovery.exceptions import InvalidConfiguration, StoreUnavailable
 
 T = TypeVar("T")
 
 _LOCK: Final = 0x7077_7265_636F  # "pwreco": PostgreSQL's advisory lock while migrating
-_LOCK_NAME: Final = "pwrecovery-schema"  # MariaDB/MySQL's GET_LOCK name
+_LOCK_NAME: Final = "pwrecovery-schema."  # MariaDB/MySQL's GET_LOCK name, + the database
+_MYSQL: Final = frozenset({"mysql", "mariadb"})
 _LOCK_WAIT_SECONDS: Final = 60
 _TRANSACTION_ATTEMPTS: Final = 8
 _MIGRATION_ATTEMPTS: Final = 12
@@ -81,6 +82,7 @@ class SqlAlchemyStore(SqlStore):
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        self._check_charset()
         self._migrate()
 
     def __repr__(self) -> str:
@@ -95,16 +97,32 @@ class SqlAlchemyStore(SqlStore):
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
                 with self._engine.begin() as connection:
-                    return work(_AlchemySession(connection))
+                    result = work(_AlchemySession(connection))
             except IntegrityError as error:
                 raise LostRace from error
             except DBAPIError as error:
                 if not _retryable(error) or attempt == _TRANSACTION_ATTEMPTS - 1:
                     raise StoreUnavailable from error
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter)
-            except SQLAlchemyError as error:
+            except (SQLAlchemyError, UnicodeError) as error:
+                # UnicodeError: a driver that cannot encode a value for its connection.
                 raise StoreUnavailable from error
+            else:
+                return result
         raise StoreUnavailable  # pragma: no cover (the loop returns or raises)
+
+    def _check_charset(self) -> None:
+        """MariaDB/MySQL connections must speak utf8mb4, or an accented login fails deep in
+        the driver: say what to add to the URL, once, when the store opens."""
+        if self._dialect not in _MYSQL:
+            return
+        try:
+            with self._engine.connect() as connection:
+                found = connection.execute(sa.text("SELECT @@character_set_connection")).scalar()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable from error
+        if found != "utf8mb4":
+            raise InvalidConfiguration("engine", "mysql_charset")
 
     # -- schema --------------------------------------------------------------
 
@@ -113,7 +131,6 @@ class SqlAlchemyStore(SqlStore):
             try:
                 with self._locked() as connection:
                     self._migrate_on(connection)
-                return
             except (OperationalError, IntegrityError, StoreUnavailable) as error:
                 # Without a server-side lock (SQLite), another workstation may have created
                 # a table in between: wait a moment and look again.
@@ -124,14 +141,18 @@ class SqlAlchemyStore(SqlStore):
                 time.sleep(random.uniform(0.01, 0.05 * 2 ** min(attempt, 4)))  # noqa: S311
             except SQLAlchemyError as error:
                 raise StoreUnavailable from error
+            else:
+                return
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[sa.Connection]:
         """A connection holding the migration lock, in a transaction committed at the end."""
         with self._engine.connect() as connection:
-            if self._dialect in {"mysql", "mariadb"}:
+            if self._dialect in _MYSQL:
+                # A session lock (DDL commits at once there), named per database: lock
+                # names are server-wide.
                 got = connection.execute(
-                    sa.text("SELECT GET_LOCK(:name, :wait)"),
+                    sa.text("SELECT GET_LOCK(CONCAT(:name, DATABASE()), :wait)"),
                     {"name": _LOCK_NAME, "wait": _LOCK_WAIT_SECONDS},
                 ).scalar()
                 connection.commit()
@@ -142,7 +163,10 @@ class SqlAlchemyStore(SqlStore):
                     connection.commit()
                 finally:
                     connection.rollback()
-                    connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
+                    connection.execute(
+                        sa.text("SELECT RELEASE_LOCK(CONCAT(:name, DATABASE()))"),
+                        {"name": _LOCK_NAME},
+                    )
                     connection.commit()
                 return
             if self._dialect == "postgresql":

@@ -1,4 +1,5 @@
-"""``SqliteStore``: the reference ``Store`` on one SQLite file, shared by workstations.
+"""``SqliteStore``: the reference ``Store`` on one SQLite file, shared by the processes of
+one machine (several machines share a server store: ``SqlAlchemyStore``).
 
 Only the standard library: no extra dependency on the desktop.
 
@@ -9,8 +10,9 @@ Only the standard library: no extra dependency on the desktop.
   write, so several processes and threads can share the file; every store
   method is one transaction and versioned rows are written conditionally.
 - The file (and SQLite's ``-wal`` and ``-shm`` beside it, which take its mode)
-  is created readable by its owner only on POSIX; ``secure_delete`` overwrites
-  what is deleted, and the WAL is checkpointed after an outbox message goes.
+  is readable by its owner only on POSIX: created so, or narrowed when opened
+  (a file release 1 made 0644, or one named by a ``file:`` URI); ``secure_delete``
+  overwrites what is deleted, and the WAL is checkpointed after an outbox message goes.
 
 Every ``sqlite3`` error is translated here, at the border, into
 ``StoreUnavailable`` (a duplicate key into a lost race).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
@@ -37,6 +40,7 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_SECONDS: Final = 30.0
 FILE_MODE: Final = 0o600
+
 
 class _SqliteSession:
     """``Session`` over one ``sqlite3`` connection."""
@@ -64,8 +68,30 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
 
 
+def _narrow(connection: sqlite3.Connection) -> None:
+    """Make the file SQLite opened (whatever name led to it: a ``file:`` URI, or a file
+    release 1 made 0644) and any ``-wal`` or ``-shm`` beside it readable by their owner
+    only, before anything is written; SQLite gives the ones it makes later the same mode.
+    A file this user does not own is left alone (its owner decides)."""
+    if os.name != "posix":
+        return
+    rows = connection.execute("PRAGMA database_list").fetchall()
+    main = next((str(file) for _, name, file in rows if name == "main" and file), "")
+    if not main:
+        return  # in memory
+    for name in (main, f"{main}-wal", f"{main}-shm", f"{main}-journal"):
+        file = Path(name)
+        with contextlib.suppress(OSError):
+            status = file.stat()
+            if status.st_uid == os.geteuid() and stat.S_IMODE(status.st_mode) & ~FILE_MODE:
+                file.chmod(FILE_MODE)
+
+
 class SqliteStore(SqlStore):
-    """A ``Store`` in one SQLite file; open the same path from every workstation.
+    """A ``Store`` in one SQLite file; every process of the machine opens the same path.
+
+    SQLite's WAL needs a local disk: workstations on several machines share a server
+    store (``SqlAlchemyStore``) instead of a file on a network drive.
 
     >>> import tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -86,6 +112,7 @@ class SqliteStore(SqlStore):
             raise StoreUnavailable from error
         try:
             with self._lock:
+                self._guarded(_narrow)
                 self._guarded(lambda c: c.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}"))
                 self._guarded(lambda c: c.execute("PRAGMA journal_mode = WAL"))
                 self._guarded(lambda c: c.execute("PRAGMA synchronous = FULL"))

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
+from zoneinfo import ZoneInfo
 
-from pwrecovery import messages
 from pwrecovery._service import RecoveryService
 from pwrecovery.adapters.secretbox import generate_key
 from pwrecovery.adapters.smtp import SmtpMailer
@@ -25,7 +25,7 @@ from pwrecovery.models import LoginStatus
 from pwrecovery.testing import temporary_password_in, verification_code_in
 
 if TYPE_CHECKING:
-    from pwrecovery.cli import Console
+    from pwrecovery.cli._console import Console
     from pwrecovery.testing.smtp import SmtpServer
 
 SMTP_USER: Final = "envios@empresa.mx"
@@ -35,7 +35,8 @@ NEW_PASSWORD: Final = "Tortuga verde 2026"  # noqa: S105 (the demo user's new pa
 
 
 class StepFailed(Exception):
-    """A step of the demo did not behave as it should."""
+    """A step of the demo did not behave as it should (the text is for developers; the
+    console names the step by its number)."""
 
 
 def _check(condition: bool, step: str) -> None:
@@ -43,27 +44,28 @@ def _check(condition: bool, step: str) -> None:
         raise StepFailed(step)
 
 
-def run(console: Console) -> int:
-    """Run the demo, printing each step in the console's locale; 0 if every step behaved."""
+def run(console: Console, zone: ZoneInfo) -> int:
+    """Run the demo, printing each step in the console's locale as it happens (times in
+    ``zone``); 0 if every step behaved."""
     try:
         from pwrecovery.testing.smtp import (  # noqa: PLC0415 (aiosmtpd is an extra)
             make_certificates,
             running_smtp_server,
         )
     except ImportError:
-        console.say("demo.missing_aiosmtpd")
+        console.warn(console.text("demo.missing_aiosmtpd"))
         return 1
     step = 0
 
     def say(key: str, **params: object) -> None:
         nonlocal step
         step += 1
-        print(f"{step:>2}. {console.text(key, **params)}", file=console.stdout)
+        console.line(f"{step:>2}. {console.text(key, **params)}", flush=True)
 
     def show(line: str) -> None:
-        print(line, file=console.stdout)
+        console.line(line, flush=True)
 
-    console.say("demo.title")
+    console.line(console.text("demo.title"), flush=True)
     with tempfile.TemporaryDirectory(prefix="pwrecovery-demo-") as folder:
         certificates = make_certificates(Path(folder))
         with running_smtp_server("starttls", certificates, {SMTP_USER: SMTP_PASSWORD}) as server:
@@ -75,15 +77,19 @@ def run(console: Console) -> int:
                     mailer=SmtpMailer(timeout=10.0, ssl_context=certificates.client_context()),
                     secret_key=generate_key(),
                     locale=console.locale,
+                    timezone=zone,
                 )
                 say("demo.store", path=Path(folder) / "empresa.db")
-                _story(service, server, say, show)
-            except (StepFailed, PwRecoveryError) as failure:
-                print(console.text("demo.failed", step=failure), file=console.stderr)
+                _story(service, server, say, show, console)
+            except StepFailed:
+                console.warn(console.text("demo.failed", step=step + 1))
+                return 1
+            except PwRecoveryError as error:
+                console.warn(console.text("demo.failed_error", step=step + 1, message=error))
                 return 1
             finally:
                 store.close()
-    console.say("demo.ok")
+    console.line(console.text("demo.ok"), flush=True)
     return 0
 
 
@@ -92,6 +98,7 @@ def _story(
     server: SmtpServer,
     say: Callable[..., None],
     show: Callable[[str], None],
+    console: Console,
 ) -> None:
     service.add_user("SUPERVISOR", PASSWORDS["SUPERVISOR"], supervisor=True)
     service.add_user("juan", PASSWORDS["juan"], display_name="Juan Pérez")
@@ -123,7 +130,8 @@ def _story(
 
     result = service.authenticate("juan", temporary, origin="DEMO")
     _check(result.status is LoginStatus.MUST_CHANGE_PASSWORD, "sign-in with the temporary")
-    say("demo.temporary", expires=messages.format_utc(sent.expires_at))
+    expires = console.texts.moment(console.locale, sent.expires_at, service.timezone)
+    say("demo.temporary", expires=expires)
 
     service.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD, origin="DEMO")
     say("demo.changed")
@@ -145,5 +153,5 @@ def _story(
 
     say("demo.audit")
     for event in service.audit_trail("juan"):
-        detail = " ".join(f"{k}={v}" for k, v in sorted(event.detail.items()))
-        show(f"      {event.at:%H:%M:%S} {event.kind} {detail}".rstrip())
+        local = event.at.astimezone(service.timezone)
+        show(f"      {local:%H:%M:%S} {console.describe(event.kind)}")

@@ -332,11 +332,15 @@ def test_two_threads_signing_in_with_the_legacy_password_upgrade_it_once(
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where the workstations' shared store is: a file path or a server URL."""
     if request.param == "sqlite":
         return str(tmp_path / "empresa.db")
+    if request.param == "mariadb":
+        request.getfixturevalue("mariadb_engine")  # a server with no tables left over
+        maria: str = request.getfixturevalue("mariadb_url")
+        return maria
     request.getfixturevalue("postgres_engine")  # a server with no tables left over
     url: str = request.getfixturevalue("postgres_url")
     return url
@@ -345,9 +349,9 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_two_processes_signing_in_with_the_legacy_password_upgrade_it_once(
     location: str,
 ) -> None:
-    """Two workstations (processes) on a SQLite file or a PostgreSQL server sign in with
-    the old password at the same instant, both checking the legacy hash before either
-    writes: both are signed in and the hash is upgraded exactly once."""
+    """Two workstations (processes) on a SQLite file, a PostgreSQL or a MariaDB server
+    sign in with the old password at the same instant, both checking the legacy hash
+    before either writes: both are signed in and the hash is upgraded exactly once."""
     key = pr.generate_key()
     setup = pr.RecoveryService(
         store=open_store(location),

@@ -249,16 +249,11 @@ def test_readiness_lists_who_is_still_on_a_legacy_hash_after_n_days(
     ).legacy_hash_users
     assert () == legacy.readiness(legacy_older_than=timedelta(days=31)).legacy_hash_users
     problems = legacy.readiness(legacy_older_than=timedelta(days=30)).problems()
-    assert [{"count": "2"}] == [
+    assert [{"count": "2", "older_than_seconds": str(30 * 86400)}] == [
         dict(p.params) for p in problems if p.code == "users_on_legacy_hash"
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Readiness does not carry legacy_older_than, so the catalogs' {days} in "
-    "readiness.users_on_legacy_hash is left empty (models.Readiness, senders.readiness)",
-)
 def test_the_legacy_hash_sentence_says_after_how_long(
     legacy: pr.RecoveryService, clock: pr.ManualClock
 ) -> None:
@@ -268,8 +263,25 @@ def test_the_legacy_hash_sentence_says_after_how_long(
     clock.advance(timedelta(days=30))
     readiness = legacy.readiness(legacy_older_than=timedelta(days=30))
     (problem,) = [p for p in readiness.problems() if p.code == "users_on_legacy_hash"]
-    shown = problem.message("en")
-    assert (False, True) == ("after ;" in shown, "720 hours" in shown)
+    assert (
+        "1 user still has the password imported from another system after 30 days; it will "
+        "be better protected once they sign in."
+    ) == problem.message("en")
+    assert (
+        "1 usuario sigue con la clave importada de otro sistema después de 30 días; quedará "
+        "mejor protegida en cuanto ingrese."
+    ) == problem.message("es_MX")
+
+
+def test_without_an_age_the_legacy_hash_sentence_names_none(legacy: pr.RecoveryService) -> None:
+    """``readiness()`` without ``legacy_older_than`` counts every user on a legacy hash
+    and its sentence claims no age."""
+    imported(legacy, ana=django_pbkdf2(OLD_PASSWORD), bea=bcrypt_hash(OLD_PASSWORD))
+    (problem,) = [p for p in legacy.readiness().problems() if p.code == "users_on_legacy_hash"]
+    assert (
+        "2 users still have the password imported from another system; each will be better "
+        "protected once its user signs in."
+    ) == problem.message("en")
 
 
 def test_once_upgraded_a_user_needs_no_legacy_hasher(

@@ -68,6 +68,7 @@ Message: TypeAlias = str | tuple[str, ...]
 PluralRule: TypeAlias = Callable[[int], int]
 
 _MINUTE: Final = 60
+_DAY_HOURS: Final = 24
 _LOCALE_PATTERN: Final = re.compile(
     r"(?P<language>[A-Za-z]{2,3})(?:_(?P<script>[A-Za-z]{4}))?(?:_(?P<region>[A-Za-z]{2}|[0-9]{3}))?"
 )
@@ -458,6 +459,8 @@ def format_duration(duration: timedelta, locale: str | None, texts: Texts = DEFA
 
     >>> [format_duration(timedelta(seconds=s), "en") for s in (0.2, 59.5, 61, 3600, 3660)]
     ['1 second', '1 minute', '2 minutes', '1 hour', '1 hour and 1 minute']
+    >>> [format_duration(timedelta(hours=h), "en") for h in (24, 25, 720)]
+    ['1 day', '25 hours', '30 days']
     """
     seconds = max(1, math.ceil(duration.total_seconds()))
     if seconds < _MINUTE:
@@ -466,6 +469,8 @@ def format_duration(duration: timedelta, locale: str | None, texts: Texts = DEFA
     if minutes < _MINUTE:
         return texts.plural(locale, "duration.minute", minutes)
     hours, rest = divmod(minutes, _MINUTE)
+    if rest == 0 and hours % _DAY_HOURS == 0:
+        return texts.plural(locale, "duration.day", hours // _DAY_HOURS)
     hours_text = texts.plural(locale, "duration.hour", hours)
     if rest == 0:
         return hours_text

@@ -168,7 +168,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000, help="users per import")
     parser.add_argument("--rounds", type=int, default=7, help="imports of each kind")
     parser.add_argument("--profile", action="store_true", help="profile one import instead")
+    parser.add_argument(
+        "--smoke", action="store_true", help="200 rows, one round, target not judged (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.rounds = 200, 1
     rows = make_rows(args.rows)
     with tempfile.TemporaryDirectory(prefix="pwrecovery-import-") as name:
         folder = Path(name)
@@ -193,7 +198,7 @@ def main() -> int:
     print(f" {floor[0] * 1000:6.0f} ms {floor[1] * 1000:6.0f} ms")
     print(f"{'ratio':<54} {wall_ratio:9.2f} {cpu_ratio:9.2f}", end="")
     print(f"  (target on CPU <= {TARGET:.2f})  {verdict}")
-    return 0 if cpu_ratio <= TARGET else 1
+    return 0 if cpu_ratio <= TARGET or args.smoke else 1
 
 
 if __name__ == "__main__":

@@ -159,8 +159,10 @@ __all__ = [
 ]
 
 # Every class (and the functions a pickle calls to rebuild an error) keeps this module
-# as its own: tracebacks name pwrecovery.exceptions.<Name>, and a pickle refers to the
-# same names whether it was made before or after the classes moved.
+# as its own: tracebacks and error trackers name pwrecovery.exceptions.<Name>, and a
+# pickle refers to the same names whether it was made before or after the classes moved.
+# The price: inspect.getsource() on a class looks in this file and does not find it; the
+# code is in pwrecovery/_exceptions/.
 for _defined in (
     _rebuild,
     _rebuild_configuration,

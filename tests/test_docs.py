@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,11 +63,73 @@ def test_example_host_test_is_quoted_verbatim() -> None:
     assert example in (ROOT / "docs" / "testing.md").read_text()
 
 
+# A test cited as proof: ``tests/<path>.py``, alone or followed by ``::name`` (a test
+# function, or a test class), ``::Class::name`` (a test method) or either with ``[id]``
+# (one case of a parametrised test). A longer path that merely ends in tests/
+# (examples/host_tests/…) is not a citation.
+CITATION = re.compile(
+    r"(?<![\w/.-])(?P<path>tests/[\w/]+\.py)(?P<node>(?:::\w+)+(?:\[[^\]`\n]+\])?)?"
+)
+
+
+def citations(text: str) -> list[tuple[str, str]]:
+    """Every test cited in ``text``, as (path, node id after the path or "")."""
+    return [(m["path"], m["node"] or "") for m in CITATION.finditer(text)]
+
+
+def collected(paths: set[str]) -> set[str]:
+    """The node ids pytest collects from ``paths``: what a citation must name."""
+    run = subprocess.run(  # noqa: S603 (our own interpreter, our own test files)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *sorted(paths),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert 0 == run.returncode, run.stdout + run.stderr
+    return {line.strip() for line in run.stdout.splitlines() if "::" in line}
+
+
+def test_citations_are_recognised() -> None:
+    """The pattern finds functions, methods and parametrised cases, whole, and nothing in
+    a path that only ends in tests/."""
+    text = (
+        "`tests/unit/a.py::test_x`, tests/b.py::TestY::test_z[4 GiB of memory] and "
+        "(`tests/integration/c.py`); not examples/host_tests/test_login_window.py"
+    )
+    assert [
+        ("tests/unit/a.py", "::test_x"),
+        ("tests/b.py", "::TestY::test_z[4 GiB of memory]"),
+        ("tests/integration/c.py", ""),
+    ] == citations(text)
+
+
 def test_security_claims_name_real_tests() -> None:
-    """Every test that docs/security.md cites as proof exists."""
-    text = (ROOT / "docs" / "security.md").read_text()
-    cited = re.findall(r"`(tests/[\w/]+\.py)(?:::(\w+))?`", text)
-    assert len(cited) > 20
-    for path, name in cited:
-        source = (ROOT / path).read_text()
-        assert not name or f"def {name}(" in source, f"{path}::{name}"
+    """Every test the documentation cites as proof (docs/security.md above all) is one
+    pytest collects: the file exists, and the function, the test class, the method of
+    a test class or the parametrised case named is among the tests collected from it."""
+    pages = sorted((ROOT / "docs").rglob("*.md"))
+    cited = {
+        (str(page.relative_to(ROOT)), *c) for page in pages for c in citations(page.read_text())
+    }
+    assert len([c for c in cited if c[0] == "docs/security.md" and c[2]]) > 60
+    missing_files = sorted({path for _, path, _ in cited if not (ROOT / path).is_file()})
+    assert [] == missing_files
+    ids = collected({path for _, path, node in cited if node})
+    unknown = sorted(
+        f"{page}: {path}{node}"
+        for page, path, node in cited
+        if node
+        and f"{path}{node}" not in ids
+        and not any(i.startswith((f"{path}{node}[", f"{path}{node}::")) for i in ids)
+    )
+    assert [] == unknown

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 import attrs
 
@@ -37,6 +37,7 @@ from pwrecovery.exceptions import (
     InvalidHeaderValue,
     InvalidLogin,
     PasswordPolicyViolation,
+    PwRecoveryError,
     SenderInUse,
     UnknownUser,
     UserExists,
@@ -110,30 +111,33 @@ class _Checked:
     scheme: str
 
 
+# What each check of a row raises, and the reason code the row is refused with.
+_ROW_REASONS: Final[tuple[tuple[type[PwRecoveryError], str], ...]] = (
+    (InvalidLogin, "invalid_login"),
+    (InvalidEmailAddress, "invalid_email"),
+    (InvalidHeaderValue, "invalid_display_name"),
+    (InvalidConfiguration, "invalid_locale"),
+)
+
+
 def _row_problem(ctx: Context, row: ImportedUser, now: datetime) -> _Checked | str:
     """One row checked: its record, or the reason code of its first problem."""
     try:
         login = normalize_login(row.login)
-    except InvalidLogin:
-        return "invalid_login"
-    hasher = ctx.hasher_for(row.password_hash) if isinstance(row.password_hash, str) else None
-    if hasher is None:
-        return "unknown_hash"
-    address = None
-    if row.recovery_email is not None:
-        try:
-            address = normalize_address(
+        hasher = ctx.hasher_for(row.password_hash) if isinstance(row.password_hash, str) else None
+        if hasher is None:
+            return "unknown_hash"
+        address = (
+            None
+            if row.recovery_email is None
+            else normalize_address(
                 row.recovery_email, allow_private=ctx.policy.allow_private_domains
             )
-        except InvalidEmailAddress:
-            return "invalid_email"
-    try:
+        )
         name = normalize_display_name(row.display_name)
         locale = check_locale(ctx, row.locale)
-    except InvalidHeaderValue:
-        return "invalid_display_name"
-    except InvalidConfiguration:
-        return "invalid_locale"
+    except (InvalidLogin, InvalidEmailAddress, InvalidHeaderValue, InvalidConfiguration) as problem:
+        return next(reason for kind, reason in _ROW_REASONS if isinstance(problem, kind))
     record = UserRecord(
         login=login,
         key=login.casefold(),  # login_key(login), the login being normalised already

@@ -182,4 +182,4 @@ def test_the_budgets_refusal_says_what_it_is(
     with pytest.raises(pr.RateLimited) as caught:
         busy.request_recovery("juan")
     assert "smtp_budget" == caught.value.reason
-    assert caught.value.message("en").startswith("Too many mails are being sent right now")
+    assert caught.value.message("en").startswith("No more mails can be sent right now")

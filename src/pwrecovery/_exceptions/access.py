@@ -70,8 +70,9 @@ class RecoveryEmailMissing(RecoveryRefused):
 
 
 class RateLimited(_Waiting, RecoveryRefused):
-    """Too many requests for this user (``reason="requests"``), or every sender has spent
-    its SMTP logins of the minute (``reason="smtp_budget"``): wait ``retry_after``."""
+    """Too many requests for this user (``reason="requests"``), or no sender may log in
+    now, each having spent its SMTP logins of the minute or resting after refused logins
+    (``reason="smtp_budget"``): wait ``retry_after``."""
 
     code = "rate_limited"
 

@@ -9,8 +9,11 @@ docstring:
 - ``recovery``: "Recuperar clave";
 - ``signin``: sign-in, and the forced change of password;
 - ``outbox``: the worker that sends queued mails;
-- ``_delivery``: sender order, failover, budgets; ``_transaction``: the
-  retry-on-conflict unit of work; ``_context``: what they all share.
+- ``_delivery``: sender order and failover, over ``_tally`` (what a delivery
+  tried), ``_budget`` (SMTP budget, a sender's rest), ``_sender_secrets``
+  (sealed secrets, OAuth tokens) and ``_session`` (one sender for several mails);
+  ``_transaction``: the retry-on-conflict unit of work; ``_context``: what they
+  all share.
 """
 
 from __future__ import annotations

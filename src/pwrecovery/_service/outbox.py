@@ -40,7 +40,9 @@ from pwrecovery._domain.selection import order_senders
 from pwrecovery._domain.tokens import generate_temporary_password, generate_verification_code
 from pwrecovery._secret import Secret
 from pwrecovery._service._context import Context
-from pwrecovery._service._delivery import Delivery, Outcome, Refusal, SenderSession, Tally
+from pwrecovery._service._delivery import Delivery
+from pwrecovery._service._session import SenderSession
+from pwrecovery._service._tally import Outcome, Refusal, Tally
 from pwrecovery.exceptions import NoSenderConfigured
 from pwrecovery.models import AuditEvent, DeliveryReport, Purpose
 from pwrecovery.records import QueuedMessage, SenderRecord, UserRecord

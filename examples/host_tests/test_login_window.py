@@ -51,7 +51,7 @@ def test_temporary_password_expires_after_seven_days(
 def test_mail_server_down_is_reported(
     service: pr.RecoveryService, pwrecovery_smtp_server: SmtpServer
 ) -> None:
-    pwrecovery_smtp_server.reject_data = True
+    pwrecovery_smtp_server.data_reply = "451 4.3.0 Mail system busy, try again later"
     with pytest.raises(pr.DeliveryFailed) as caught:
         service.request_recovery("ana")
     assert "inténtalo más tarde" in str(caught.value)

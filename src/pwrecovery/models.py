@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -257,9 +257,14 @@ class Problem:
         texts = self._texts if self._texts is not None else _i18n.DEFAULT_TEXTS
         chosen = locale or self._locale or _i18n.DEFAULT_LOCALE
         if self.code == "users_on_legacy_hash":
-            return texts.plural(
-                chosen, "readiness.users_on_legacy_hash", int(self.params["count"]), **self.params
+            older_than = int(self.params.get("older_than_seconds", "0"))
+            msgid = (
+                "readiness.users_on_legacy_hash"
+                if older_than
+                else "readiness.users_on_legacy_hash_any"
             )
+            days = texts.duration(chosen, timedelta(seconds=older_than))
+            return texts.plural(chosen, msgid, int(self.params["count"]), days=days)
         return texts.text(chosen, f"readiness.{self.code}", **self.params)
 
 
@@ -281,6 +286,7 @@ class Readiness:
     cooling_down_senders: tuple[tuple[str, datetime], ...] = ()
     failing_messages: tuple[tuple[str, str], ...] = ()  # (sender id, sentence of its error)
     legacy_hash_users: tuple[str, ...] = ()
+    legacy_older_than: timedelta = timedelta(0)
     key_present: bool = True
     _texts: _i18n.Texts | None = attrs.field(default=None, repr=False, eq=False, alias="texts")
     _locale: str | None = attrs.field(default=None, repr=False, eq=False, alias="locale")
@@ -331,5 +337,9 @@ class Readiness:
             found.append(("no_supervisor", {}))
         found += [("user_without_address", {"login": u}) for u in self.users_without_address]
         if self.legacy_hash_users:
-            found.append(("users_on_legacy_hash", {"count": str(len(self.legacy_hash_users))}))
+            older_than = str(int(self.legacy_older_than.total_seconds()))
+            count = str(len(self.legacy_hash_users))
+            found.append(
+                ("users_on_legacy_hash", {"count": count, "older_than_seconds": older_than})
+            )
         return found

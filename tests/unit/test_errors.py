@@ -355,10 +355,10 @@ def test_repr_shows_only_class_and_code(cls: type[pr.PwRecoveryError]) -> None:
 
 
 def _printed_seconds(text: str) -> int:
-    units = {"second": 1, "minute": 60, "hour": 3600}
+    units = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
     return sum(
         int(count) * units[unit]
-        for count, unit in re.findall(r"(\d+) (second|minute|hour)s?", text)
+        for count, unit in re.findall(r"(\d+) (second|minute|hour|day)s?", text)
     )
 
 
@@ -377,6 +377,9 @@ def _printed_seconds(text: str) -> int:
         (3601, "1 hour and 1 minute"),
         (7200, "2 hours"),
         (5400, "1 hour and 30 minutes"),
+        (86400, "1 day"),
+        (86401, "24 hours and 1 minute"),
+        (30 * 86400, "30 days"),
     ],
 )
 def test_format_duration_rounds_up(seconds: float, expected: str) -> None:

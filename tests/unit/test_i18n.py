@@ -104,6 +104,7 @@ CALL_SITE_PARAMS: dict[str, str] = {
     "readiness.sender_cooling_down": "sender until",
     "readiness.user_without_address": "login",
     "readiness.users_on_legacy_hash": "count days",
+    "readiness.users_on_legacy_hash_any": "count days",
     "cli.key.unreadable": "path",
     "cli.key.exists": "path",
     "cli.key.written": "path",
@@ -907,7 +908,9 @@ def test_month_names(locale: str) -> None:
         (3660, "1 hora y 1 minuto", "1 hour and 1 minute"),
         (3900, "1 hora y 5 minutos", "1 hour and 5 minutes"),
         (7200, "2 horas", "2 hours"),
-        (7 * 86400, "168 horas", "168 hours"),
+        (7 * 86400, "7 días", "7 days"),
+        (86400, "1 día", "1 day"),
+        (86400 + 3600, "25 horas", "25 hours"),
         (-5, "1 segundo", "1 second"),
     ],
 )

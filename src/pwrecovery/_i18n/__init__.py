@@ -19,6 +19,12 @@ Parameters are ``str.format`` braces with plain names. Rendering never raises:
   one along the chain; ``Translations`` refuses such templates up front anyway;
 - an id no catalog knows renders as itself, as gettext does.
 
+This module holds ``Texts`` (the lookup along a chain) and durations and moments in
+words (``format_duration``, ``format_moment``); beside it, ``_locales`` spells and
+resolves locale names, ``_templates`` parses and renders one template, and
+``_catalogs`` is the loader: the shipped ``.mo`` files, the host's ``Translations``
+and each locale's chain.
+
 >>> texts = Texts()
 >>> texts.text("es-MX", "error.unknown_user", login="juan")
 'No existe el usuario «juan».'
@@ -30,20 +36,26 @@ Parameters are ``str.format`` braces with plain names. Rendering never raises:
 
 from __future__ import annotations
 
-import functools
-import gettext
-import io
 import math
-import os
-import re
-import string
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from importlib import resources
-from pathlib import Path
-from typing import Final, TypeAlias
+from typing import Final
 from zoneinfo import ZoneInfo
+
+# The loader and the templates live beside this module (see its docstring); _MoCatalog
+# and _compile stay importable from here ("as" re-exports) for the catalog tests.
+from pwrecovery._i18n._catalogs import Translations, _shipped, _State
+from pwrecovery._i18n._catalogs import _MoCatalog as _MoCatalog
+from pwrecovery._i18n._locales import (
+    DEFAULT_LOCALE,
+    DOMAIN,
+    SHIPPED_LOCALES,
+    normalize_locale,
+    resolve,
+)
+from pwrecovery._i18n._templates import _compile as _compile
+from pwrecovery._i18n._templates import _pick, _render, placeholders
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -59,323 +71,8 @@ __all__ = [
     "resolve",
 ]
 
-DEFAULT_LOCALE: Final = "es_MX"
-SHIPPED_LOCALES: Final = ("es_MX", "en")
-DOMAIN: Final = "pwrecovery"
-
-# A message: one template, or its plural forms in the order of the catalog's Plural-Forms.
-Message: TypeAlias = str | tuple[str, ...]
-PluralRule: TypeAlias = Callable[[int], int]
-
 _MINUTE: Final = 60
-_LOCALE_PATTERN: Final = re.compile(
-    r"(?P<language>[A-Za-z]{2,3})(?:_(?P<script>[A-Za-z]{4}))?(?:_(?P<region>[A-Za-z]{2}|[0-9]{3}))?"
-)
-
-
-# -- locales -------------------------------------------------------------------------
-
-
-def normalize_locale(value: object) -> str | None:
-    """The canonical spelling of a locale name, or None if it names no language.
-
-    >>> [normalize_locale(v) for v in ("es-mx", "en_US.UTF-8", "EN", "de_DE@euro")]
-    ['es_MX', 'en_US', 'en', 'de_DE']
-    >>> [normalize_locale(v) for v in ("C", "POSIX", "C.UTF-8", "", None, 7)]
-    [None, None, None, None, None, None]
-    """
-    if not isinstance(value, str):
-        return None
-    text = value.strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_")
-    match = _LOCALE_PATTERN.fullmatch(text)
-    if match is None:
-        return None
-    parts = [match["language"].lower()]
-    if match["script"]:
-        parts.append(match["script"].title())
-    if match["region"]:
-        parts.append(match["region"].upper())
-    return "_".join(parts)
-
-
-def _language(locale: str) -> str:
-    return locale.split("_", 1)[0]
-
-
-def resolve(locale: object, available: Iterable[str] = SHIPPED_LOCALES) -> str:
-    """The available locale to speak for ``locale``: itself, else the first available
-    one of the same language, else ``DEFAULT_LOCALE``.
-
-    >>> resolve("en_US"), resolve("es_AR"), resolve("fr_FR"), resolve(None)
-    ('en', 'es_MX', 'es_MX', 'es_MX')
-    """
-    choices = tuple(available)
-    wanted = normalize_locale(locale)
-    if wanted is None:
-        return DEFAULT_LOCALE
-    if wanted in choices:
-        return wanted
-    language = _language(wanted)
-    for choice in choices:
-        if _language(choice) == language:
-            return choice
-    return DEFAULT_LOCALE
-
-
-def _locale_key(value: object) -> str:
-    locale = normalize_locale(value)
-    if locale is None:
-        msg = f"{value!r} is not a locale name such as 'es_MX' or 'en'"
-        raise ValueError(msg)
-    return locale
-
-
-# -- templates -----------------------------------------------------------------------
-
-_Piece: TypeAlias = tuple[str, str | None, str | None, str]  # literal, name, conversion, spec
-_FORMATTER: Final = string.Formatter()
-_CONVERSIONS: Final = (None, "s", "r", "a")
-
-
-@functools.lru_cache(maxsize=4096)
-def _compile(template: str) -> tuple[_Piece, ...] | None:
-    """The template's pieces, or None unless every field is a plain name."""
-    try:
-        parsed = list(_FORMATTER.parse(template))
-    except ValueError:
-        return None
-    pieces: list[_Piece] = []
-    for literal, name, spec, conversion in parsed:
-        if name is not None and (
-            not name.isidentifier() or "{" in (spec or "") or conversion not in _CONVERSIONS
-        ):
-            return None
-        pieces.append((literal, name, conversion, spec or ""))
-    return tuple(pieces)
-
-
-def _render(template: str, params: Mapping[str, object]) -> str | None:
-    pieces = _compile(template)
-    if pieces is None:
-        return None
-    out: list[str] = []
-    for literal, name, conversion, spec in pieces:
-        out.append(literal)
-        if name is None:
-            continue
-        value = params.get(name, "")
-        if conversion == "r":
-            value = repr(value)
-        elif conversion == "a":
-            value = ascii(value)
-        elif conversion == "s":
-            value = str(value)
-        try:
-            out.append(format(value, spec))
-        except (TypeError, ValueError):
-            out.append(str(value))
-    return "".join(out)
-
-
-def placeholders(template: str) -> frozenset[str]:
-    """The names a template uses (empty for one that is not a valid template).
-
-    >>> sorted(placeholders("{host}:{port}"))
-    ['host', 'port']
-    """
-    return frozenset(name for _, name, _, _ in _compile(template) or () if name is not None)
-
-
-def _pick(message: Message, count: int | None, rule: PluralRule) -> str:
-    if isinstance(message, str):
-        return message
-    if count is None:
-        return message[0]
-    try:
-        index = rule(count)
-    except (ArithmeticError, TypeError, ValueError):
-        index = 0 if count == 1 else len(message) - 1
-    return message[min(max(index, 0), len(message) - 1)]
-
-
-# -- catalogs ------------------------------------------------------------------------
-
-
-class _MoCatalog(gettext.GNUTranslations):
-    """The standard library's .mo reader, declaring the two attributes its parser fills."""
-
-    _catalog: dict[str | tuple[str, int], str]
-    plural: PluralRule
-
-    def messages(self) -> dict[str, Message]:
-        singles: dict[str, Message] = {}
-        forms: dict[str, dict[int, str]] = {}
-        for key, text in self._catalog.items():
-            if isinstance(key, tuple):
-                forms.setdefault(key[0], {})[key[1]] = text
-            elif key:  # "" is the header
-                singles[key] = text
-        for msgid, by_index in forms.items():
-            singles[msgid] = tuple(by_index[index] for index in sorted(by_index))
-        return singles
-
-
-class _Layer:
-    """One source of messages for one locale; ``plural`` is None for messages given in code."""
-
-    __slots__ = ("messages", "plural")
-
-    def __init__(self, messages: Mapping[str, Message], plural: PluralRule | None) -> None:
-        self.messages: Mapping[str, Message] = messages
-        self.plural = plural
-
-
-def _read_mo(data: bytes) -> _Layer:
-    catalog = _MoCatalog(io.BytesIO(data))
-    return _Layer(catalog.messages(), catalog.plural)
-
-
-@functools.cache
-def _shipped() -> dict[str, _Layer]:
-    folder = resources.files(__name__).joinpath("locale")
-    return {
-        locale: _read_mo(folder.joinpath(locale, "LC_MESSAGES", f"{DOMAIN}.mo").read_bytes())
-        for locale in SHIPPED_LOCALES
-    }
-
-
-def _checked(locale: str, messages: Mapping[str, str | Sequence[str]]) -> dict[str, Message]:
-    checked: dict[str, Message] = {}
-    for msgid, message in messages.items():
-        forms: tuple[object, ...] = ()
-        if isinstance(message, str):
-            forms = (message,)
-        elif isinstance(message, Sequence):
-            forms = tuple(message)
-        if not isinstance(msgid, str) or not forms or not all(isinstance(f, str) for f in forms):
-            msg = f"{locale} {msgid!r}: a message is a text or a sequence of plural forms"
-            raise TypeError(msg)
-        texts = tuple(str(form) for form in forms)
-        for form in texts:
-            if _compile(form) is None:
-                msg = (
-                    f"{locale} {msgid!r}: {form!r} is not a valid template "
-                    "(plain {name} fields only; write a literal brace as {{ or }})"
-                )
-                raise ValueError(msg)
-        checked[msgid] = message if isinstance(message, str) else texts
-    return checked
-
-
-class Translations:
-    """The host's own texts, which pwrecovery uses before its own.
-
-    ``Translations(messages)`` takes a few texts in code: ``{locale: {msgid: text}}``,
-    where a plural message's text is either one template for every count or the
-    sequence of its forms (Spanish and English: singular, plural).
-    ``Translations.from_directory(path)`` reads every
-    ``<path>/<locale>/LC_MESSAGES/<domain>.mo`` the host compiled. A locale pwrecovery
-    does not ship (``es_ES``) becomes available; any message it lacks comes from the
-    shipped locale of the same language (``es_MX``), then from ``es_MX``.
-    ``a | b`` combines two sets of overrides; ``b`` wins where both give a message.
-
-    >>> Translations({"es-MX": {"success.password_changed": "Listo, {name}."}}).locales
-    ('es_MX',)
-    """
-
-    def __init__(
-        self, messages: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None
-    ) -> None:
-        self._layers: dict[str, tuple[_Layer, ...]] = {}
-        for locale, texts in (messages or {}).items():
-            key = _locale_key(locale)
-            self._add(key, _Layer(_checked(key, texts), None))
-
-    @classmethod
-    def from_directory(cls, path: str | os.PathLike[str], domain: str = DOMAIN) -> Translations:
-        """The host's compiled catalogs: ``<path>/<locale>/LC_MESSAGES/<domain>.mo``.
-
-        OSError if there is none, or one cannot be read or is no .mo file; ValueError if
-        a folder's name is no locale or a text is not a valid template.
-        """
-        root = Path(path)
-        if not root.is_dir():
-            raise NotADirectoryError(f"no catalog folder at {root}")
-        found = sorted(root.glob(f"*/LC_MESSAGES/{domain}.mo"))
-        if not found:
-            raise FileNotFoundError(f"no <locale>/LC_MESSAGES/{domain}.mo under {root}")
-        translations = cls()
-        for mo_path in found:
-            key = _locale_key(mo_path.parent.parent.name)
-            layer = _read_mo(mo_path.read_bytes())
-            translations._add(key, _Layer(_checked(key, layer.messages), layer.plural))
-        return translations
-
-    def _add(self, locale: str, layer: _Layer) -> None:
-        self._layers[locale] = (layer, *self._layers.get(locale, ()))
-
-    def __or__(self, other: Translations) -> Translations:
-        combined = Translations()
-        for source in (self, other):
-            for locale, layers in source._layers.items():
-                for layer in reversed(layers):
-                    combined._add(locale, layer)
-        return combined
-
-    @property
-    def locales(self) -> tuple[str, ...]:
-        """The locales these overrides give texts for."""
-        return tuple(sorted(self._layers))
-
-    def unknown_msgids(self) -> tuple[tuple[str, str], ...]:
-        """(locale, msgid) of each override pwrecovery has no message for: a typo, or a
-        message of another version. A host's test can assert this is empty."""
-        known = _shipped()[DEFAULT_LOCALE].messages
-        return tuple(
-            sorted(
-                (locale, msgid)
-                for locale, layers in self._layers.items()
-                for layer in layers
-                for msgid in layer.messages
-                if msgid not in known
-            )
-        )
-
-    def __repr__(self) -> str:
-        return f"Translations(locales={self.locales!r})"
-
-
-_Step: TypeAlias = tuple[_Layer, PluralRule]
-
-
-class _State:
-    """Everything Texts needs, built once: the locales and each one's lookup chain."""
-
-    def __init__(
-        self, shipped: Mapping[str, _Layer], host: Mapping[str, tuple[_Layer, ...]]
-    ) -> None:
-        extra = tuple(sorted(locale for locale in host if locale not in shipped))
-        self.locales: tuple[str, ...] = (*SHIPPED_LOCALES, *extra)
-        own = {
-            locale: (*host.get(locale, ()), *((shipped[locale],) if locale in shipped else ()))
-            for locale in self.locales
-        }
-        self.known: frozenset[str] = frozenset(shipped[DEFAULT_LOCALE].messages)
-        self.chains: dict[str, tuple[_Step, ...]] = {}
-        for locale in self.locales:
-            order = [locale, *(s for s in SHIPPED_LOCALES if _language(s) == _language(locale))]
-            order.append(DEFAULT_LOCALE)
-            names = list(dict.fromkeys(order))
-            steps: list[_Step] = []
-            for index, name in enumerate(names):
-                rule = next(
-                    layer.plural
-                    for later in names[index:]
-                    for layer in own[later]
-                    if layer.plural is not None
-                )
-                steps += [(layer, rule) for layer in own[name]]
-            self.chains[locale] = tuple(steps)
+_DAY_HOURS: Final = 24
 
 
 class Texts:
@@ -458,6 +155,8 @@ def format_duration(duration: timedelta, locale: str | None, texts: Texts = DEFA
 
     >>> [format_duration(timedelta(seconds=s), "en") for s in (0.2, 59.5, 61, 3600, 3660)]
     ['1 second', '1 minute', '2 minutes', '1 hour', '1 hour and 1 minute']
+    >>> [format_duration(timedelta(hours=h), "en") for h in (24, 25, 720)]
+    ['1 day', '25 hours', '30 days']
     """
     seconds = max(1, math.ceil(duration.total_seconds()))
     if seconds < _MINUTE:
@@ -466,6 +165,8 @@ def format_duration(duration: timedelta, locale: str | None, texts: Texts = DEFA
     if minutes < _MINUTE:
         return texts.plural(locale, "duration.minute", minutes)
     hours, rest = divmod(minutes, _MINUTE)
+    if rest == 0 and hours % _DAY_HOURS == 0:
+        return texts.plural(locale, "duration.day", hours // _DAY_HOURS)
     hours_text = texts.plural(locale, "duration.hour", hours)
     if rest == 0:
         return hours_text

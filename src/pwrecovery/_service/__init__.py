@@ -7,7 +7,8 @@ docstring:
 - ``addresses``: the verified recovery address;
 - ``senders``: the sender accounts, and ``readiness()``;
 - ``recovery``: "Recuperar clave";
-- ``signin``: sign-in, and the forced change of password;
+- ``signin``: sign-in, and the check of every typed password;
+- ``password_change``: the change of password (forced after a recovery);
 - ``outbox``: the worker that sends queued mails;
 - ``_delivery``: sender order and failover, over ``_tally`` (what a delivery
   tried), ``_budget`` (SMTP budget, a sender's rest), ``_sender_secrets``
@@ -27,7 +28,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pwrecovery import _i18n
 from pwrecovery._domain.policy import Policy
-from pwrecovery._service import addresses, catalog, outbox, recovery, senders, signin
+from pwrecovery._service import (
+    addresses,
+    catalog,
+    outbox,
+    password_change,
+    recovery,
+    senders,
+    signin,
+)
 from pwrecovery._service._context import Context
 from pwrecovery._service._delivery import Delivery
 from pwrecovery.adapters.argon2 import Argon2idHasher
@@ -297,7 +306,7 @@ class RecoveryService:
         stands and the failure is audited). The answer's ``message()`` is "Clave
         recuperada con éxito." after a recovery.
         """
-        return signin.change_password(
+        return password_change.change_password(
             self._ctx,
             self._delivery,
             login,

@@ -17,6 +17,8 @@ import attrs
 from pwrecovery._domain import accounts
 from pwrecovery._domain.addresses import mask_address, normalize_address
 from pwrecovery._domain.logins import (
+    bounded_origin,
+    key_or_none,
     login_key,
     normalize_display_name,
     normalize_login,
@@ -100,16 +102,23 @@ def add_user(
 # -- bringing an existing application's users --------------------------------------
 
 
-def _row_problem(ctx: Context, row: object) -> tuple[str, UserRecord | None]:
-    """One row checked: a reason code and no record, or "" and its record."""
-    if not isinstance(row, ImportedUser):
-        return "invalid_row", None
+@attrs.frozen
+class _Checked:
+    """A good row: the record to store, and the scheme of its hash for the audit trail."""
+
+    record: UserRecord
+    scheme: str
+
+
+def _row_problem(ctx: Context, row: ImportedUser, now: datetime) -> _Checked | str:
+    """One row checked: its record, or the reason code of its first problem."""
     try:
         login = normalize_login(row.login)
     except InvalidLogin:
-        return "invalid_login", None
-    if not isinstance(row.password_hash, str) or ctx.hasher_for(row.password_hash) is None:
-        return "unknown_hash", None
+        return "invalid_login"
+    hasher = ctx.hasher_for(row.password_hash) if isinstance(row.password_hash, str) else None
+    if hasher is None:
+        return "unknown_hash"
     address = None
     if row.recovery_email is not None:
         try:
@@ -117,48 +126,68 @@ def _row_problem(ctx: Context, row: object) -> tuple[str, UserRecord | None]:
                 row.recovery_email, allow_private=ctx.policy.allow_private_domains
             )
         except InvalidEmailAddress:
-            return "invalid_email", None
+            return "invalid_email"
     try:
         name = normalize_display_name(row.display_name)
         locale = check_locale(ctx, row.locale)
     except InvalidHeaderValue:
-        return "invalid_display_name", None
+        return "invalid_display_name"
     except InvalidConfiguration:
-        return "invalid_locale", None
+        return "invalid_locale"
     record = UserRecord(
         login=login,
-        key=login_key(login),
+        key=login.casefold(),  # login_key(login), the login being normalised already
         display_name=name,
-        supervisor=bool(row.supervisor),
+        supervisor=row.supervisor,
         password_hash=row.password_hash,
         recovery_email=address,
-        recovery_email_verified=bool(row.recovery_email_verified) and address is not None,
+        recovery_email_verified=row.recovery_email_verified and address is not None,
         locale=locale,
+        created_at=now,
     )
-    return "", record
+    return _Checked(record, type(hasher).__name__)  # the scheme, as ctx.scheme names it
 
 
-def _checked_rows(ctx: Context, rows: Iterable[ImportedUser], now: datetime) -> list[UserRecord]:
-    """Every row checked: their records, or ``ImportRejected`` naming each bad row."""
+def _imported_users(rows: Iterable[object]) -> list[ImportedUser]:
+    """The rows, each an ``ImportedUser`` whose flags are booleans: anything else is the
+    host's code at fault, not its data, and is refused before anything is checked
+    (``InvalidConfiguration``)."""
+    given: list[ImportedUser] = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, ImportedUser):
+            raise InvalidConfiguration(f"rows[{index}]", "type", kind="pwrecovery.ImportedUser")
+        # A flag is True or False: "no" read from a CSV must not vouch or promote.
+        for flag in ("supervisor", "recovery_email_verified"):
+            if not isinstance(getattr(row, flag), bool):
+                raise InvalidConfiguration(f"rows[{index}].{flag}", "type", kind="bool")
+        given.append(row)
+    return given
+
+
+def _checked(ctx: Context, given: list[ImportedUser], now: datetime) -> list[_Checked]:
+    """Every row checked, or ``ImportRejected`` listing every bad row: its own problem,
+    else a login met before in the batch (even on a bad row) or already stored."""
     taken = {user.key for user in ctx.store.list_users()}
     bad: list[tuple[int, str, str]] = []
-    records: list[UserRecord] = []
+    good: list[_Checked] = []
     seen: set[str] = set()
-    for number, row in enumerate(rows, 1):
-        shown = printable_identifier(getattr(row, "login", ""))
-        reason, record = _row_problem(ctx, row)
-        if record is not None and record.key in seen:
-            reason = "duplicate_in_batch"
-        elif record is not None and record.key in taken:
-            reason = "duplicate_in_store"
-        if reason or record is None:
-            bad.append((number, shown, reason))
-            continue
-        seen.add(record.key)
-        records.append(attrs.evolve(record, created_at=now))
+    for number, row in enumerate(given, 1):
+        checked = _row_problem(ctx, row, now)
+        if isinstance(checked, _Checked):
+            key: str | None = checked.record.key
+            reason = "duplicate_in_batch" if key in seen else ""
+            reason = reason or ("duplicate_in_store" if key in taken else "")
+        else:
+            key, reason = key_or_none(row.login), checked
+        if key is not None:
+            seen.add(key)
+        if reason:
+            bad.append((number, printable_identifier(row.login), reason))
+        elif isinstance(checked, _Checked):
+            good.append(checked)
     if bad:
         raise ImportRejected(bad)
-    return records
+    return good
 
 
 def import_users(
@@ -180,31 +209,29 @@ def import_users(
     written, audited or mailed.
     """
     now = ctx.now()
-    records = _checked_rows(ctx, rows, now)
+    checked = _checked(ctx, _imported_users(rows), now)
     if dry_run:
-        return [record.to_user() for record in records]
+        return [good.record.to_user() for good in checked]
     queue = mail == "queued" or ctx.box is None
+    # ctx.event's work, done once for the whole batch: every event has the same origin.
+    source = bounded_origin(origin)
     events: list[AuditEvent] = []
     enqueue = []
     stored = []
-    for record in records:
-        detail = {"supervisor": str(record.supervisor), "scheme": ctx.scheme(record.password_hash)}
-        events.append(ctx.event("user_imported", record.login, now, origin, **detail))
-        address = record.recovery_email
+    for good in checked:
+        record = good.record
+        login, address = record.login, record.recovery_email
+        detail = {"supervisor": str(record.supervisor), "scheme": good.scheme}
+        events.append(AuditEvent("user_imported", login, now, source, detail))
         if address is not None and record.recovery_email_verified:
-            events.append(
-                ctx.event(
-                    "recovery_email_vouched",
-                    record.login,
-                    now,
-                    origin,
-                    address=mask_address(address),
-                )
-            )
+            vouched = {"address": mask_address(address)}
+            events.append(AuditEvent("recovery_email_vouched", login, now, source, vouched))
         elif address is not None and queue:
             pending, message = addresses.queued_code(ctx, delivery, record, address, now)
-            record = accounts.address_pending(record, address, pending)  # noqa: PLW2901
+            record = accounts.address_pending(record, address, pending)
             enqueue.append(message)
+            pending_address = {"address": mask_address(address)}
+            events.append(AuditEvent("recovery_email_set", login, now, source, pending_address))
         stored.append(record)
     ctx.store.add_users(stored, events, enqueue)
     if not queue:

@@ -157,6 +157,7 @@ def readiness(
             if ctx.is_legacy(u.password_hash)
             and (u.created_at is None or now - u.created_at >= legacy_older_than)
         ),
+        legacy_older_than=legacy_older_than,
         key_present=ctx.box is not None,
         texts=ctx.texts,
         locale=ctx.locale,

@@ -1,9 +1,10 @@
-"""Signing in at the login window, and changing the password.
+"""Signing in at the login window, and the check of every typed password.
 
 "When you sign in with the temporary password you are asked to enter the new
 one and confirm it": ``authenticate`` answers ``MUST_CHANGE_PASSWORD``, and
-``change_password`` ("Confirmar clave de acceso") makes the new password the
-ordinary one. Every check of a typed password goes the same way:
+``password_change.change_password`` ("Confirmar clave de acceso") makes the new
+password the ordinary one, after ``check_credentials`` as here. Every check of a
+typed password goes the same way:
 
 1. **take** one attempt before anything is checked (a conditional write on
    the user, or on the fingerprint of a login that does not exist), so
@@ -28,23 +29,18 @@ import attrs
 from pwrecovery._domain import accounts, throttle
 from pwrecovery._domain.accounts import Counted, Route
 from pwrecovery._domain.logins import key_or_none
-from pwrecovery._domain.mail import MailContent
-from pwrecovery._domain.passwords import password_problems, typed_password
+from pwrecovery._domain.passwords import typed_password
 from pwrecovery._domain.tokens import temporary_form
-from pwrecovery._resources import common_passwords
 from pwrecovery._secret import Secret
 from pwrecovery._service._context import Context
-from pwrecovery._service._delivery import Delivery
 from pwrecovery._service._transaction import Attempt
 from pwrecovery.exceptions import (
     AccountDisabled,
     InvalidCredentials,
-    PasswordConfirmationMismatch,
-    PasswordPolicyViolation,
     TemporaryPasswordExpired,
     TooManyAttempts,
 )
-from pwrecovery.models import LoginResult, LoginStatus, PasswordChanged, Purpose
+from pwrecovery.models import LoginResult, LoginStatus
 from pwrecovery.records import Attempts, Throttle, UserRecord
 
 Action = Literal["sign_in", "password_change"]
@@ -56,21 +52,30 @@ _prune_lock = threading.Lock()
 
 @attrs.frozen
 class Typed:
-    """A typed password: its normalised text (None when it cannot be anyone's) and the
-    route its form sends it down."""
+    """A typed password: its normalised text (None when it cannot be anyone's), the
+    route its form sends it down, and the text exactly as typed (for legacy hashes)."""
 
     text: Secret | None
     route: Route
+    as_typed: Secret | None = None
 
     @classmethod
     def of(cls, password: object, ctx: Context) -> Typed:
         normalized = typed_password(password, ctx.policy)
-        if normalized is None:
+        if normalized is None or not isinstance(password, str):
             return cls(None, "password")
         canonical = temporary_form(normalized)
         if canonical is not None:
-            return cls(Secret(canonical), "temporary")
-        return cls(Secret(normalized), "password")
+            return cls(Secret(canonical), "temporary", Secret(password))
+        return cls(Secret(normalized), "password", Secret(password))
+
+    def against(self, ctx: Context, encoded: str | None) -> Secret | None:
+        """The text to check against ``encoded``: exactly as typed for a legacy hash,
+        since the old application hashed what was typed (an "º" or a decomposed "ñ"
+        that NFKC would change); normalised for the service's own hashes."""
+        if encoded is not None and self.as_typed is not None and ctx.is_legacy(encoded):
+            return self.as_typed
+        return self.text
 
 
 @attrs.frozen
@@ -190,7 +195,7 @@ def check_credentials(
             (ctx.event(f"{action}_refused", taken.label, now, origin, reason="locked"),)
         )
         raise TooManyAttempts(taken.wait)
-    matched = ctx.check(target.hash, typed.text)
+    matched = ctx.check(target.hash, typed.against(ctx, target.hash))
     if user is None or not matched:
         raise _refusal(ctx, taken, typed.route, now, origin=origin, action=action)
     if user.disabled:
@@ -273,6 +278,21 @@ def _unchanged(current: UserRecord, checked: Checked) -> bool:
     )
 
 
+def _still_valid(ctx: Context, current: UserRecord, checked: Checked, typed: Typed) -> bool:
+    """Whether the typed password still stands against what is stored now. Another
+    workstation's sign-in may have replaced the ordinary password's hash meanwhile by
+    an upgrade (or rehash) of the same password: then the typed text is checked against
+    the new hash (one more KDF run, only in that race), so that both sign-ins succeed.
+    A password changed meanwhile does not match, and the sign-in is refused."""
+    if _unchanged(current, checked):
+        return True
+    return (
+        checked.via == "password"
+        and typed.text is not None
+        and ctx.check(current.password_hash, typed.against(ctx, current.password_hash))
+    )
+
+
 def _stale(ctx: Context, login: str, now: datetime, origin: object, action: Action) -> None:
     ctx.store.append_audit(
         (ctx.event(f"{action}_failed", login, now, origin, reason="changed_meanwhile"),)
@@ -296,9 +316,11 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
         new_hash = ctx.hash(typed.text)  # the rehash or upgrade: computed once, before the write
     for attempt in ctx.uow.user(user.key):
         with attempt as current:
-            if current is None or not _unchanged(current, checked):
+            if current is None or not _still_valid(ctx, current, checked, typed):
                 _stale(ctx, user.login, now, origin, "sign_in")
             assert current is not None  # noqa: S101 (for mypy: _stale raises)
+            if current.password_hash != checked.user.password_hash:
+                checked = attrs.evolve(checked, user=current)  # upgraded meanwhile: it stands
             cleared = accounts.with_attempts(current, checked.route, Attempts())
             if checked.via == "temporary":
                 temporary = current.temporary
@@ -306,6 +328,10 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
                 event = ctx.event("signed_in_with_temporary", current.login, now, origin)
                 attempt.save(accounts.signed_in_with_temporary(cleared), events=(event,))
                 return LoginResult(LoginStatus.MUST_CHANGE_PASSWORD, temporary.expires_at)
+            # Only a hash still in need of it is replaced: a concurrent sign-in may have
+            # stored the upgrade already, and that one stays.
+            if new_hash is not None and not ctx.needs_new_hash(current.password_hash):
+                new_hash = None
             events = [ctx.event("signed_in", current.login, now, origin)]
             if new_hash is not None and ctx.is_legacy(current.password_hash):
                 events.append(
@@ -331,119 +357,3 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
             attempt.save(signed, events=tuple(events))
             return LoginResult(LoginStatus.OK)
     raise AssertionError  # pragma: no cover
-
-
-def change_password(
-    ctx: Context,
-    delivery: Delivery,
-    login: str,
-    *,
-    current_password: str,
-    new_password: str,
-    confirmation: str,
-    origin: object,
-) -> PasswordChanged:
-    """Change the password, signing in with the ordinary or the temporary one."""
-    now = ctx.now()
-    typed = Typed.of(current_password, ctx)
-    new = Secret(new_password) if isinstance(new_password, str) else None
-    repeated = Secret(confirmation) if isinstance(confirmation, str) else None
-    del current_password, new_password, confirmation  # only Secrets from here on
-    checked = check_credentials(ctx, login, typed, now, origin=origin, action="password_change")
-    user = checked.user
-    if not _confirmed(ctx, new, repeated):
-        _clear(
-            ctx,
-            user,
-            checked.route,
-            now,
-            origin=origin,
-            kind="password_change_refused",
-            reason="password_mismatch",
-        )
-        raise PasswordConfirmationMismatch
-    reasons = _problems(ctx, user, checked, typed, new)
-    if reasons:
-        _clear(
-            ctx,
-            user,
-            checked.route,
-            now,
-            origin=origin,
-            kind="password_change_refused",
-            reason="password_policy",
-            rules=",".join(reasons),
-        )
-        raise PasswordPolicyViolation(
-            reasons,
-            min_length=ctx.policy.password_min_length,
-            max_length=ctx.policy.password_max_length,
-        )
-    normalized = typed_password(new.reveal(), ctx.policy)
-    assert normalized is not None  # noqa: S101 (the policy refused what is not)
-    changed = _store_new_password(ctx, checked, ctx.hash(Secret(normalized)), now, origin)
-    if changed.has_verified_address and changed.recovery_email is not None:
-        notice = MailContent(
-            purpose=Purpose.PASSWORD_CHANGED,
-            to_address=changed.recovery_email,
-            to_name=changed.display_name,
-            login=changed.login,
-            locale=changed.locale or ctx.locale,
-        )
-        delivery.notify(notice, changed.key, now, origin)
-    return PasswordChanged(checked.via, texts=ctx.texts, locale=ctx.locale)
-
-
-def _confirmed(ctx: Context, new: Secret | None, repeated: Secret | None) -> bool:
-    """Whether the two entries of "Confirmar clave de acceso" agree, after NFKC. Text far
-    over the longest password allowed is compared as typed, never normalised (NFKC can
-    make it 18 times longer); the policy then refuses it as too long."""
-    if new is None or repeated is None:
-        return False
-    first = typed_password(new.reveal(), ctx.policy)
-    second = typed_password(repeated.reveal(), ctx.policy)
-    if first is None or second is None:
-        return new.reveal() == repeated.reveal()
-    return first == second
-
-
-def _store_new_password(
-    ctx: Context, checked: Checked, new_hash: str, now: datetime, origin: object
-) -> UserRecord:
-    """The change itself, in one conditional write: the new hash, the temporary password
-    consumed, every lock cleared."""
-    for attempt in ctx.uow.user(checked.user.key):
-        with attempt as current:
-            if current is None or not _unchanged(current, checked):
-                _stale(ctx, checked.user.login, now, origin, "password_change")
-            assert current is not None  # noqa: S101 (for mypy: _stale raises)
-            changed = accounts.password_changed(current, new_hash)
-            event = ctx.event("password_changed", current.login, now, origin, via=checked.via)
-            attempt.save(changed, events=(event,))
-            return changed
-    raise AssertionError  # pragma: no cover
-
-
-def _problems(
-    ctx: Context, user: UserRecord, checked: Checked, typed: Typed, new: Secret
-) -> tuple[str, ...]:
-    """The rules the new password breaks. Equal to the current ordinary password costs a
-    hash check only when the temporary one was used to sign in; equal to the temporary
-    one needs none, since a password of the temporary form is refused anyway."""
-    text = typed_password(new.reveal(), ctx.policy)
-    if text is None:
-        return ("too_long",) if isinstance(new.reveal(), str) else ("invalid_characters",)
-    current = typed.text.reveal() if typed.text is not None else ""
-    same_as_current = (
-        text == current
-        if checked.via == "password"
-        else ctx.check(user.password_hash, Secret(text))
-    )
-    return password_problems(
-        text,
-        login=user.login,
-        policy=ctx.policy,
-        common=common_passwords(),
-        same_as_current=same_as_current,
-        same_as_temporary=checked.via == "temporary" and temporary_form(text) == current,
-    )

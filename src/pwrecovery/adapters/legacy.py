@@ -30,6 +30,7 @@ _DJANGO: Final = re.compile(
     r"pbkdf2_sha256\$(?P<iterations>[1-9][0-9]{0,8})\$(?P<salt>[^$]{1,128})\$(?P<hash>[A-Za-z0-9+/=]{16,128})"
 )
 _BCRYPT: Final = re.compile(r"\$2[aby]\$(?P<cost>[0-9]{2})\$[./A-Za-z0-9]{53}")
+_BCRYPT_BYTES: Final = 72
 _SALT_CHARS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _BCRYPT_MIN_COST: Final = 4  # the costs bcrypt accepts
 _BCRYPT_MAX_COST: Final = 31
@@ -90,6 +91,13 @@ class Pbkdf2Hasher:
         return True  # a legacy hash is always replaced by the service's own
 
 
+def _bcrypt_bytes(password: str) -> bytes:
+    """The bytes bcrypt reads: the first 72 of the UTF-8 text. Older releases of the
+    package (and PHP) dropped the rest silently; release 5 refuses more, for hashing and
+    checking alike, so both are given these 72."""
+    return password.encode("utf-8")[:_BCRYPT_BYTES]
+
+
 @attrs.frozen
 class BcryptHasher:
     """bcrypt hashes (``$2a$``, ``$2b$``, ``$2y$``), on the ``bcrypt`` package."""
@@ -115,7 +123,7 @@ class BcryptHasher:
         import bcrypt  # noqa: PLC0415
 
         salt = bcrypt.gensalt(rounds=self.rounds)
-        return bcrypt.hashpw(password.encode("utf-8"), salt).decode("ascii")
+        return bcrypt.hashpw(_bcrypt_bytes(password), salt).decode("ascii")
 
     def identifies(self, encoded: str) -> bool:
         match = _BCRYPT.fullmatch(encoded) if isinstance(encoded, str) else None
@@ -126,9 +134,7 @@ class BcryptHasher:
 
         if not self.identifies(encoded):
             return False
-        data = password.encode("utf-8")
-        if len(data) > 72:  # noqa: PLR2004 (bcrypt reads 72 bytes; newer releases refuse more)
-            data = data[:72]
+        data = _bcrypt_bytes(password)
         stored = encoded.encode("ascii")
         if stored.startswith(b"$2y$"):  # PHP's name for the same algorithm as $2b$
             stored = b"$2b$" + stored[4:]

@@ -23,55 +23,74 @@ What it guarantees, whatever smtplib's defaults:
 - every smtplib, socket and ssl error is translated at this border by one
   table, ``TRANSLATIONS`` (exception type → error factory; the most specific
   type of the exception's class wins). No smtplib exception reaches the service.
+
+The table lives in ``_smtp_errors`` and the greeting wait with its TLS probes in
+``_smtp_tls``; their public names are importable from here as well.
 """
 
 from __future__ import annotations
 
 import base64
-import enum
 import ipaddress
-import re
 import smtplib
-import socket
 import ssl
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
-from typing import Any, Final
-
-import attrs
+from typing import Final
 
 from pwrecovery._domain.addresses import ascii_domain_address
+from pwrecovery.adapters._smtp_errors import (
+    BASIC_AUTH_OFF,
+    TRANSLATIONS,
+    Factory,
+    Step,
+    Where,
+    enhanced_status,
+    translated,
+    translation,
+)
+from pwrecovery.adapters._smtp_tls import (
+    GREETING_WAIT,
+    _Client,
+    greets_in_plaintext,
+    speaks_tls,
+)
 from pwrecovery.adapters.outgoing import (
     SMTPUTF8_REFUSED,
     check_credentials,
     needs_smtputf8,
     recipients_of,
-    refusal,
     smtputf8_refused,
 )
 from pwrecovery.exceptions import (
-    BasicAuthDisabled,
     DeliveryFailed,
     InvalidConfiguration,
     PwRecoveryError,
     SenderAddressRefused,
-    SenderAuthenticationFailed,
     SenderUnreachable,
 )
 from pwrecovery.models import Authentication, Security, SenderSettings
 
-GREETING_WAIT: Final = 5.0  # seconds without a greeting before the port is asked about TLS
+__all__ = [
+    "BASIC_AUTH_OFF",
+    "GREETING_WAIT",
+    "TRANSLATIONS",
+    "Factory",
+    "SmtpMailer",
+    "SmtpSession",
+    "Step",
+    "Where",
+    "enhanced_status",
+    "greets_in_plaintext",
+    "speaks_tls",
+    "translated",
+    "translation",
+]
+
 _AUTH_OK: Final = 235
 _AUTH_CONTINUE: Final = 334
 _MAIL_OK: Final = 250
-# Enhanced status codes (RFC 3463) with which Microsoft 365 refuses a username and
-# password: 535 5.7.139 "SmtpClientAuthentication is disabled for the Tenant" and
-# 550 5.7.30 "Basic authentication is not supported for Client Submission".
-BASIC_AUTH_OFF: Final = frozenset({"5.7.139", "5.7.30"})
-_ENHANCED_STATUS: Final = re.compile(r"\s*([245]\.\d{1,3}\.\d{1,3})(?!\S)")
-_SMTP_GREETING: Final = re.compile(rb"[2-5]\d\d[ -]")
 
 
 def _b64(text: str) -> str:
@@ -84,210 +103,6 @@ def _peer_is_loopback(smtp: smtplib.SMTP) -> bool:
         return False
     host = sock.getpeername()[0]
     return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-
-
-def enhanced_status(reply: bytes | str) -> str | None:
-    """The enhanced status code (``5.7.139``) at the start of a reply's text, if any."""
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    found = _ENHANCED_STATUS.match(text)
-    return found[1] if found else None
-
-
-# -- the translation table ---------------------------------------------------------------
-
-
-class Step(enum.Enum):
-    """What the mailer was doing when an error came: some errors mean different things."""
-
-    CONNECT = "connect"
-    LOG_IN = "log_in"
-    CHECK_FROM = "check_from"  # verify's MAIL FROM
-    SEND = "send"
-
-
-@attrs.frozen
-class Where:
-    settings: SenderSettings
-    step: Step
-
-
-Factory = Callable[[Any, Where], PwRecoveryError]
-
-
-def _unreachable(reason: str) -> Factory:
-    def factory(error: BaseException, where: Where) -> PwRecoveryError:
-        del error
-        return SenderUnreachable(where.settings.host, where.settings.port, reason)
-
-    return factory
-
-
-def _login_refused(error: smtplib.SMTPAuthenticationError, where: Where) -> PwRecoveryError:
-    settings = where.settings
-    basic = settings.authentication is not Authentication.XOAUTH2
-    if basic and enhanced_status(error.smtp_error) in BASIC_AUTH_OFF:
-        return BasicAuthDisabled(settings.host)
-    if 400 <= error.smtp_code < 500:  # noqa: PLR2004 (a transient reply: not the password)
-        return SenderUnreachable(settings.host, settings.port, "protocol")
-    return SenderAuthenticationFailed(settings.host)
-
-
-def _sender_refused(error: smtplib.SMTPSenderRefused, where: Where) -> PwRecoveryError:
-    if where.step is Step.CHECK_FROM:
-        settings = where.settings
-        return SenderAddressRefused(settings.host, settings.from_address, error.smtp_code)
-    return refusal(error.smtp_code)
-
-
-def _recipients_refused(error: smtplib.SMTPRecipientsRefused, where: Where) -> PwRecoveryError:
-    del where
-    codes = [code for code, _ in error.recipients.values()]
-    return refusal(codes[0] if codes else 0)
-
-
-def _data_refused(error: smtplib.SMTPDataError, where: Where) -> PwRecoveryError:
-    del where
-    return refusal(error.smtp_code)
-
-
-def _not_supported(error: smtplib.SMTPNotSupportedError, where: Where) -> PwRecoveryError:
-    del error
-    if where.step is Step.SEND:  # smtplib's own check: an address needs SMTPUTF8
-        return smtputf8_refused()
-    return SenderUnreachable(where.settings.host, where.settings.port, "auth_unsupported")
-
-
-def _disconnected(error: smtplib.SMTPServerDisconnected, where: Where) -> PwRecoveryError:
-    # smtplib reports a read timeout as a disconnection; the cause tells them apart.
-    reason = "timeout" if isinstance(error.__context__, TimeoutError) else "connection"
-    return SenderUnreachable(where.settings.host, where.settings.port, reason)
-
-
-TRANSLATIONS: Final[Mapping[type[BaseException], Factory]] = {
-    smtplib.SMTPAuthenticationError: _login_refused,
-    smtplib.SMTPSenderRefused: _sender_refused,
-    smtplib.SMTPRecipientsRefused: _recipients_refused,
-    smtplib.SMTPDataError: _data_refused,
-    smtplib.SMTPNotSupportedError: _not_supported,
-    smtplib.SMTPServerDisconnected: _disconnected,
-    smtplib.SMTPException: _unreachable("protocol"),
-    ssl.SSLCertVerificationError: _unreachable("certificate"),
-    ssl.SSLError: _unreachable("tls"),
-    TimeoutError: _unreachable("timeout"),
-    OSError: _unreachable("connection"),
-    UnicodeError: _unreachable("connection"),
-    ValueError: _unreachable("connection"),
-}
-
-
-def translation(error: BaseException) -> Factory | None:
-    """The factory of the most specific type in ``TRANSLATIONS`` that ``error`` is."""
-    for kind in type(error).__mro__:
-        factory = TRANSLATIONS.get(kind)
-        if factory is not None:
-            return factory
-    return None
-
-
-@contextmanager
-def translated(settings: SenderSettings, step: Step) -> Iterator[None]:
-    """Whatever smtplib, ssl or socket raise in the block leaves as a pwrecovery error."""
-    try:
-        yield
-    except PwRecoveryError:
-        raise
-    except Exception as error:
-        factory = translation(error)
-        if factory is None:
-            raise
-        raise factory(error, Where(settings, step)) from error
-
-
-# -- which TLS a port speaks ----------------------------------------------------------
-
-
-def _first_byte_within(sock: socket.socket, seconds: float) -> bool:
-    """Whether the peer says something (or closes) within ``seconds``; nothing is read."""
-    sock.settimeout(max(seconds, 0.001))
-    try:
-        sock.recv(1, socket.MSG_PEEK)
-    except TimeoutError:
-        return False
-    return True
-
-
-def speaks_tls(host: str, port: int, context: ssl.SSLContext, timeout: float) -> bool:
-    """Whether a new connection to the port gets through a TLS handshake (or a TLS
-    answer to it: a certificate we would not trust, an alert). Nothing else is sent."""
-    try:
-        with (
-            socket.create_connection((host, port), timeout) as raw,
-            context.wrap_socket(raw, server_hostname=host),
-        ):
-            return True
-    except ssl.SSLCertVerificationError:
-        return True
-    except ssl.SSLError as error:
-        return "ALERT" in str(error.reason or "")
-    except (OSError, ValueError):
-        return False
-
-
-def greets_in_plaintext(host: str, port: int, timeout: float) -> bool:
-    """Whether a new connection to the port is greeted by an SMTP reply in plaintext."""
-    try:
-        with socket.create_connection((host, port), timeout) as raw:
-            head = b""
-            while len(head) < 4:  # noqa: PLR2004 (three digits and a separator)
-                chunk = raw.recv(4 - len(head))
-                if not chunk:
-                    break
-                head += chunk
-    except OSError:
-        return False
-    return _SMTP_GREETING.match(head) is not None
-
-
-class _Client(smtplib.SMTP):
-    """``smtplib.SMTP`` that waits ``GREETING_WAIT`` for the first byte of the greeting;
-    then, if the port speaks TLS from the first byte, says so instead of waiting on."""
-
-    def __init__(
-        self,
-        settings: SenderSettings,
-        *,
-        local_hostname: str | None,
-        timeout: float,
-        context: ssl.SSLContext,
-    ) -> None:
-        self._tls_context = context
-        super().__init__(
-            settings.host, settings.port, local_hostname=local_hostname, timeout=timeout
-        )
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        try:
-            self._await_greeting(sock, host, port, timeout)
-        except BaseException:
-            sock.close()
-            raise
-        sock.settimeout(timeout)
-        return sock
-
-    def _await_greeting(self, sock: socket.socket, host: str, port: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        wait = min(timeout, GREETING_WAIT)
-        if _first_byte_within(sock, wait):
-            return
-        if speaks_tls(host, port, self._tls_context, wait):
-            raise SenderUnreachable(host, port, "expects_ssl")
-        # Not TLS either: a slow server, or a silent one. Wait out the rest of the timeout.
-        if not _first_byte_within(sock, deadline - time.monotonic()):
-            raise TimeoutError
-
-
-# -- the mailer -----------------------------------------------------------------------
 
 
 class SmtpSession:

@@ -121,6 +121,12 @@ class Store(Protocol):
     how two workstations acting on one record at once never lose an update.
     Audit events and queued messages passed along are written in the same
     transaction. ``pwrecovery.testing.contract`` holds the tests every store passes.
+
+    The batch methods (``get_users``, ``update_users``, ``update_messages``,
+    ``delete_messages``) let the delivery worker claim, prepare and settle many
+    queued mails in a few transactions instead of several per mail. Their writes
+    are conditional one by one, each over the version its record carries (the
+    version it was read at), and they answer, in order, which were done.
     """
 
     # -- users -------------------------------------------------------------
@@ -156,6 +162,16 @@ class Store(Protocol):
         self, key: str, *, expected_version: int, events: Sequence[AuditEvent] = ()
     ) -> bool:
         """Delete the user and its queued messages if unchanged since read."""
+        ...
+
+    def get_users(self, keys: Sequence[str]) -> list[UserRecord]:
+        """The users with these keys, in one read; a key without a user is left out."""
+        ...
+
+    def update_users(self, records: Sequence[UserRecord]) -> list[bool]:
+        """Several conditional writes in one transaction: each record is written only if
+        its stored version still equals the record's own ``version`` (then ``version + 1``
+        is stored). Says, in order, which were written; at most one record per key."""
         ...
 
     def has_verified_supervisor(self) -> bool:
@@ -217,8 +233,19 @@ class Store(Protocol):
         """Conditional, like ``update_user``: False if another worker changed it first."""
         ...
 
+    def update_messages(self, messages: Sequence[QueuedMessage]) -> list[bool]:
+        """``update_users`` for queued messages: each written only over its own ``version``,
+        all in one transaction (a worker claims a batch so); which were, in order."""
+        ...
+
     def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
         """Remove a message (sent, abandoned or dropped); False if it was already gone."""
+        ...
+
+    def delete_messages(self, deletions: Sequence[tuple[str, Sequence[AuditEvent]]]) -> list[bool]:
+        """Remove several messages in one transaction, each given with its own audit events,
+        which are written only if it was still there; which were, in order. A store that
+        keeps deleted data around (a write-ahead log) clears it once for the batch."""
         ...
 
     # -- audit -------------------------------------------------------------

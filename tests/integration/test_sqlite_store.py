@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tests.helpers import (
     cheap_hasher,
     temporary_password_in,
     verification_code_in,
+    verify_address,
 )
 from tests.integration.workers import prepared
 
@@ -174,3 +177,30 @@ def test_no_secret_in_the_file(db_path: Path) -> None:
     for secret in secrets:
         assert secret.encode() not in raw, f"a secret of length {len(secret)} is in the file"
     assert b"$argon2id$" in raw
+
+
+def test_a_delivered_batch_leaves_nothing_in_the_files(db_path: Path) -> None:
+    """After a run of the worker on a SQLite file, the mails it sent leave nothing behind:
+    their rows were overwritten (``secure_delete``) and the WAL that still held their
+    pages was truncated once the batch was deleted. The Message-ID tokens that only the
+    queue held are in no byte of the database or its WAL, and the WAL is empty."""
+    mailer = pr.RecordingMailer()
+    key = pr.generate_key()
+    service = prepared(db_path, key, mailer)
+    logins = [f"usuario{number:02d}" for number in range(12)]
+    for login in logins:
+        service.add_user(login, USER_PASSWORD)
+        verify_address(service, mailer, login, f"{login}@empresa.mx")
+        service.request_recovery(login, delivery="queued")
+    store = pr.SqliteStore(db_path)
+    queued = store.due_messages(datetime(2100, 1, 1, tzinfo=UTC), 100)
+    tokens = [json.loads(m.payload)["message_token"].encode("ascii") for m in queued]
+    assert 12 == len(tokens)
+    assert pr.DeliveryReport(sent=12) == service.deliver_pending()
+    store.close()
+    wal = db_path.with_name(f"{db_path.name}-wal")
+    raw = b"".join(p.read_bytes() for p in db_path.parent.glob(f"{db_path.name}*"))
+    assert (0, []) == (
+        wal.stat().st_size if wal.exists() else 0,
+        [token for token in tokens if token in raw],
+    )

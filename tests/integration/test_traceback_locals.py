@@ -278,16 +278,17 @@ def deliver_without_key(s: Story) -> Action:
 
 def deliver_store_gone_after_sending(s: Story) -> Action:
     """The worker made the temporary password and mailed it; the store fails as it marks
-    the message sent."""
+    the batch sent."""
     s.service.request_recovery("juan", delivery="queued")
-    worker = s.on(FailingStore(pr.SqliteStore(s.db_path), "delete_message"))
+    worker = s.on(FailingStore(pr.SqliteStore(s.db_path), "delete_messages"))
     return worker.deliver_pending
 
 
 def deliver_store_gone_while_storing_the_hash(s: Story) -> Action:
-    """The worker made the temporary password; the store fails as it stores its hash."""
+    """The worker made the temporary password; the store fails as it stores the batch's
+    hashes."""
     s.service.request_recovery("juan", delivery="queued")
-    worker = s.on(FailingStore(pr.SqliteStore(s.db_path), "update_user"))
+    worker = s.on(FailingStore(pr.SqliteStore(s.db_path), "update_users"))
     return worker.deliver_pending
 
 

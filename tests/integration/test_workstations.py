@@ -4,13 +4,14 @@ temporary password changes one password once."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import pwrecovery as pr
 from pwrecovery.testing import temporary_password_in, verification_code_in
-from tests.helpers import NEW_PASSWORD, race_to_change
+from tests.helpers import NEW_PASSWORD, cheap_hasher, race_to_change
 from tests.integration import workers
 from tests.integration.workers import open_store, prepared, run_processes
 
@@ -95,3 +96,32 @@ def test_two_outbox_workers_send_every_mail_once(location: str) -> None:
     assert 10 == sum(int(sent) for sent in outcomes)
     sent = [e for e in open_store(location).audit_trail() if e.kind == "queued_mail_sent"]
     assert 10 == len({e.detail["message"] for e in sent}) == len(sent)
+
+
+def test_two_outbox_workers_in_batches_send_every_mail_once(location: str) -> None:
+    """Forty queued mails, two worker processes at once, each claiming batches of up to
+    15: every mail is sent by exactly one of them, once, and the queue is empty after."""
+    key = pr.generate_key()
+    mailer = pr.RecordingMailer()
+    prepared(location, key, mailer)
+    service = pr.RecoveryService(
+        store=open_store(location),
+        mailer=mailer,
+        secret_key=key,
+        hasher=cheap_hasher(),
+        policy=workers.BUSY_POLICY,  # the setup mails forty codes at once
+    )
+    logins = [f"usuario{number:02d}" for number in range(40)]
+    for login in logins:
+        service.add_user(login, "Clave larga del usuario 1")
+        service.set_recovery_email(login, f"{login}@empresa.mx")
+        service.confirm_recovery_email(login, verification_code_in(mailer.outbox[-1]))
+        service.request_recovery(login, delivery="queued")
+    outcomes = run_processes(workers.deliver_batches, [(location, key, 15), (location, key, 15)])
+    assert [] == [outcome for outcome in outcomes if outcome.startswith("error")]
+    sent = [address for outcome in outcomes for address in outcome.split("\n") if address]
+    assert sorted(f"{login}@empresa.mx" for login in logins) == sorted(sent)
+    store = open_store(location)
+    assert [] == store.due_messages(datetime(2100, 1, 1, tzinfo=UTC), 100)
+    events = [e for e in store.audit_trail() if e.kind == "queued_mail_sent"]
+    assert 40 == len({e.detail["message"] for e in events}) == len(events)

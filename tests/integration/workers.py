@@ -116,6 +116,29 @@ def deliver_worker(path: Path | str, key: str, barrier: Barrier, results: Queue[
     results.put(str(sent))
 
 
+def deliver_batches(
+    path: Path | str, key: str, limit: int, barrier: Barrier, results: Queue[str]
+) -> None:
+    """Run deliver_pending in batches of up to ``limit`` until nothing is due; report the
+    recipients of the mails this process sent, one per line."""
+    mailer = pr.RecordingMailer()
+    service = pr.RecoveryService(
+        store=open_store(path),
+        mailer=mailer,
+        secret_key=key,
+        hasher=cheap_hasher(),
+        policy=BUSY_POLICY,
+    )
+    barrier.wait()
+    try:
+        while service.deliver_pending(limit=limit) != pr.DeliveryReport():
+            pass
+    except Exception as error:  # noqa: BLE001 (any failure is reported to the parent)
+        results.put(f"error {type(error).__name__}: {error}")
+        return
+    results.put("\n".join(m["To"].addresses[0].addr_spec for m in mailer.outbox))
+
+
 def open_and_count(location: str, barrier: Barrier, results: Queue[str]) -> None:
     """Open a new server store at the same instant as another process: report its users."""
     barrier.wait()

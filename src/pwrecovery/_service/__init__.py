@@ -10,8 +10,11 @@ docstring:
 - ``signin``: sign-in, and the check of every typed password;
 - ``password_change``: the change of password (forced after a recovery);
 - ``outbox``: the worker that sends queued mails;
-- ``_delivery``: sender order, failover, budgets; ``_transaction``: the
-  retry-on-conflict unit of work; ``_context``: what they all share.
+- ``_delivery``: sender order and failover, over ``_tally`` (what a delivery
+  tried), ``_budget`` (SMTP budget, a sender's rest), ``_sender_secrets``
+  (sealed secrets, OAuth tokens) and ``_session`` (one sender for several mails);
+  ``_transaction``: the retry-on-conflict unit of work; ``_context``: what they
+  all share.
 """
 
 from __future__ import annotations

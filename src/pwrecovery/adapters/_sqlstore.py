@@ -4,29 +4,30 @@
 (a database server) differ only in how they open a transaction, translate
 their driver's errors and lock a migration; they run the same statements from
 ``_schema`` through this class. Versioned rows are written by one conditional
-write (``_write_if_unchanged``): ``UPDATE … WHERE key = :key AND version =
-:expected_version`` and a row count of one, with the audit events and queued
-messages in the same transaction.
+write (``_sqlbase.SqlBase._write_if_unchanged``): ``UPDATE … WHERE key = :key
+AND version = :expected_version`` and a row count of one, with the audit events
+and queued messages in the same transaction. The users, unknown logins and
+senders are here; the outbox and the audit trail in ``_sqloutbox``.
 """
 
 from __future__ import annotations
 
-import abc
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final
 
 from pwrecovery.adapters import _rows, _schema
-from pwrecovery.adapters._schema import AUDIT, META, OUTBOX, SENDERS, THROTTLES, USERS, Table
+from pwrecovery.adapters._schema import AUDIT, META, OUTBOX, SENDERS, THROTTLES, USERS
+from pwrecovery.adapters._sqlbase import CHUNK, LostRace, Session
+from pwrecovery.adapters._sqloutbox import SqlOutbox
 from pwrecovery.exceptions import UserExists
 from pwrecovery.models import AuditEvent
 from pwrecovery.records import QueuedMessage, SenderRecord, Throttle, UserRecord
 
-T = TypeVar("T")
+__all__ = ["FINGERPRINT_KEY", "LostRace", "Session", "SqlStore"]
 
 FINGERPRINT_KEY: Final = "fingerprint_key"
-_CHUNK: Final = 500  # keys per IN (...) list, well under every database's parameter limit
 
 _SELECT_SENDERS: Final = (
     "SELECT s.id, s.owner, s.owner_key, s.host, s.port, s.security, s.username,"  # noqa: S608
@@ -74,75 +75,8 @@ def _batch_event_rows(
     return rows
 
 
-class Session(Protocol):
-    """One transaction's connection, as the shared code sees it."""
-
-    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> int:
-        """Run one statement; return its row count."""
-        ...
-
-    def executemany(self, sql: str, rows: Sequence[Mapping[str, object]]) -> None: ...
-
-    def query(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
-        """Run a SELECT; return its rows as dictionaries."""
-        ...
-
-
-class LostRace(Exception):
-    """A write lost to another transaction (a deadlock, a duplicate key): the
-    conditional write answers False, as if the version had changed."""
-
-
-class SqlStore(abc.ABC):
-    """The ``Store`` over any SQL session; subclasses give transactions."""
-
-    @abc.abstractmethod
-    def _run(self, work: Callable[[Session], T], *, write: bool) -> T:
-        """Run ``work`` in one transaction (committed whole, or rolled back whole); the
-        driver's errors leave as ``StoreUnavailable``, a lost race as ``LostRace``."""
-
-    # -- helpers -------------------------------------------------------------
-
-    def _read(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
-        return self._run(lambda session: session.query(sql, params), write=False)
-
-    @staticmethod
-    def _append(session: Session, events: Iterable[AuditEvent]) -> None:
-        rows = [_rows.event_row(event) for event in events]
-        if rows:
-            session.executemany(_schema.insert(AUDIT), rows)
-
-    @staticmethod
-    def _enqueue(session: Session, messages: Iterable[QueuedMessage]) -> None:
-        rows = [_rows.message_row(message, 1) for message in messages]
-        if rows:
-            session.executemany(_schema.insert(OUTBOX), rows)
-
-    def _write_if_unchanged(
-        self,
-        table: Table,
-        key: str,
-        row: Mapping[str, object],
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent] = (),
-        enqueue: Sequence[QueuedMessage] = (),
-    ) -> bool:
-        """The conditional write of every versioned row: only over ``expected_version``,
-        with its audit events and queued messages in the same transaction; False if it lost."""
-
-        def work(session: Session) -> bool:
-            statement = _schema.update_if_unchanged(table, key)
-            if session.execute(statement, {**row, "expected_version": expected_version}) != 1:
-                return False
-            self._append(session, events)
-            self._enqueue(session, enqueue)
-            return True
-
-        try:
-            return self._run(work, write=True)
-        except LostRace:
-            return False
+class SqlStore(SqlOutbox):
+    """The ``Store`` over any SQL session; subclasses give transactions (``_run``)."""
 
     # -- users ---------------------------------------------------------------
 
@@ -166,8 +100,8 @@ class SqlStore(abc.ABC):
 
         def work(session: Session) -> None:
             keys = list(by_key)
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
+            for start in range(0, len(keys), CHUNK):
+                chunk = keys[start : start + CHUNK]
                 names = ", ".join(f":k{i}" for i in range(len(chunk)))
                 taken = session.query(
                     f"SELECT login_key FROM {USERS.name} WHERE login_key IN ({names})",  # noqa: S608
@@ -222,6 +156,33 @@ class SqlStore(abc.ABC):
             return self._run(work, write=True)
         except LostRace:
             return False
+
+    def get_users(self, keys: Sequence[str]) -> list[UserRecord]:
+        unique = sorted(set(keys))
+
+        def work(session: Session) -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for start in range(0, len(unique), CHUNK):
+                chunk = unique[start : start + CHUNK]
+                names = ", ".join(f":k{i}" for i in range(len(chunk)))
+                rows += session.query(
+                    f"{_schema.select(USERS)} WHERE login_key IN ({names})",
+                    {f"k{i}": key for i, key in enumerate(chunk)},
+                )
+            return rows
+
+        if not unique:
+            return []
+        rows = self._run(work, write=False)
+        users = [_rows.parsed(USERS.name, _rows.user_from_row, row) for row in rows]
+        return sorted(users, key=lambda user: user.key)
+
+    def update_users(self, records: Sequence[UserRecord]) -> list[bool]:
+        return self._write_each_if_unchanged(
+            USERS,
+            "login_key",
+            [(r.key, _rows.user_row(r, r.version + 1), r.version) for r in records],
+        )
 
     def has_verified_supervisor(self) -> bool:
         rows = self._read(
@@ -343,61 +304,3 @@ class SqlStore(abc.ABC):
             return True
 
         return self._run(work, write=True)
-
-    # -- outbox --------------------------------------------------------------
-
-    def due_messages(self, now: datetime, limit: int) -> list[QueuedMessage]:
-        rows = self._read(
-            f"{_schema.select(OUTBOX)} WHERE next_attempt_at <= :now"
-            " ORDER BY next_attempt_at, id LIMIT :limit",
-            {"now": _rows.sql_time(now), "limit": int(limit)},
-        )
-        return [_rows.parsed(OUTBOX.name, _rows.message_from_row, row) for row in rows]
-
-    def update_message(
-        self,
-        message: QueuedMessage,
-        *,
-        expected_version: int,
-        events: Sequence[AuditEvent] = (),
-    ) -> bool:
-        return self._write_if_unchanged(
-            OUTBOX,
-            "id",
-            _rows.message_row(message, expected_version + 1),
-            expected_version=expected_version,
-            events=events,
-        )
-
-    def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        def work(session: Session) -> bool:
-            removed = session.execute(
-                f"DELETE FROM {OUTBOX.name} WHERE id = :id",  # noqa: S608
-                {"id": message_id},
-            )
-            if removed != 1:
-                return False
-            self._append(session, events)
-            return True
-
-        try:
-            return self._run(work, write=True)
-        except LostRace:
-            return False
-
-    # -- audit ---------------------------------------------------------------
-
-    def append_audit(self, events: Sequence[AuditEvent]) -> None:
-        if events:
-            self._run(lambda session: self._append(session, events), write=True)
-
-    def audit_trail(self, key: str | None = None) -> list[AuditEvent]:
-        columns = "kind, login, login_key, at, origin, detail"
-        if key is None:
-            rows = self._read(f"SELECT {columns} FROM {AUDIT.name} ORDER BY id")  # noqa: S608
-        else:
-            rows = self._read(
-                f"SELECT {columns} FROM {AUDIT.name} WHERE login_key = :key ORDER BY id",  # noqa: S608
-                {"key": key},
-            )
-        return [_rows.parsed(AUDIT.name, _rows.event_from_row, row) for row in rows]

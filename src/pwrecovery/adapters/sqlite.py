@@ -12,7 +12,8 @@ Only the standard library: no extra dependency on the desktop.
 - The file (and SQLite's ``-wal`` and ``-shm`` beside it, which take its mode)
   is readable by its owner only on POSIX: created so, or narrowed when opened
   (a file release 1 made 0644, or one named by a ``file:`` URI); ``secure_delete``
-  overwrites what is deleted, and the WAL is checkpointed after an outbox message goes.
+  overwrites what is deleted, and the WAL is checkpointed (``TRUNCATE``) after an
+  outbox message goes, once per call (``delete_messages`` settles a worker's batch).
 
 Every ``sqlite3`` error is translated here, at the border, into
 ``StoreUnavailable`` (a duplicate key into a lost race).
@@ -175,7 +176,18 @@ class SqliteStore(SqlStore):
     def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
         deleted = super().delete_message(message_id, events)
         if deleted:
-            # The message's row leaves the WAL too, as soon as no reader needs it.
-            with self._lock, contextlib.suppress(sqlite3.Error):
-                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._clear_wal()
         return deleted
+
+    def delete_messages(self, deletions: Sequence[tuple[str, Sequence[AuditEvent]]]) -> list[bool]:
+        deleted = super().delete_messages(deletions)
+        if any(deleted):
+            self._clear_wal()  # once for the whole batch
+        return deleted
+
+    def _clear_wal(self) -> None:
+        """Deleted messages' rows leave the WAL too, as soon as no reader needs them:
+        ``secure_delete`` has overwritten them in the database, and the checkpoint
+        truncates the log that still held their pages."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -20,6 +20,7 @@ text is compared by code point (``josé`` is not ``jose``).
 from __future__ import annotations
 
 from pwrecovery.testing.contract._audit import AuditContract
+from pwrecovery.testing.contract._batches import BatchesContract
 from pwrecovery.testing.contract._outbox import OutboxContract
 from pwrecovery.testing.contract._senders import SendersContract
 from pwrecovery.testing.contract._unknown import UnknownLoginsContract
@@ -29,7 +30,12 @@ __all__ = ["StoreContract"]
 
 
 class StoreContract(
-    UsersContract, UnknownLoginsContract, SendersContract, OutboxContract, AuditContract
+    UsersContract,
+    UnknownLoginsContract,
+    SendersContract,
+    OutboxContract,
+    BatchesContract,
+    AuditContract,
 ):
     """The behaviour every store shares. Subclass it and define a ``store`` fixture (in
     the class or a conftest.py) that gives a new, empty store for each test."""

@@ -300,12 +300,20 @@ def test_display_name_boundary_is_128_characters() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [" " * 600, "=?utf-8?q?Juan?=", "Juan =?x", "ﬁ" * 65],
-    ids=["over-512-typed", "encoded-word", "encoded-word-start", "over-128-after-nfkc"],
+    [" " * 600, "=?utf-8?q?Juan?=", "Juan =?x", "ﬁ" * 65, "＝？", "Juan ﹦﹖utf-8"],
+    ids=[
+        "over-512-typed",
+        "encoded-word",
+        "encoded-word-start",
+        "over-128-after-nfkc",
+        "full-width-encoded-word-start",
+        "small-form-encoded-word-start",
+    ],
 )
 def test_display_names_refused_for_length_or_encoded_words(name: str) -> None:
     """Over 512 typed characters (before NFKC), over 128 after it, or holding "=?" (the
-    email package would decode it into other addresses): refused."""
+    email package would decode it into other addresses), also once NFKC has made it from
+    full-width or small forms: refused."""
     with pytest.raises(pr.InvalidHeaderValue) as caught:
         normalize_display_name(name)
     assert "display_name" == caught.value.field

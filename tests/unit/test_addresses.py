@@ -54,7 +54,9 @@ def test_normalisation_is_idempotent_on_any_accepted_address(address: str) -> No
     try:
         once = normalize_address(address)
     except pr.InvalidEmailAddress:
+        event("refused")
         return
+    event("accepted")
     assert once == normalize_address(once)
 
 
@@ -262,7 +264,8 @@ def test_a_local_domain_normalises_to_itself(local: str, labels: list[str]) -> N
 def long_addresses(draw: st.DrawFn) -> tuple[str, str]:
     """(local part, domain without its last label) for an address of 246 to 262
     characters once a five-letter last label is added: around the 254 limit."""
-    total = draw(st.integers(min_value=246, max_value=262))
+    over = draw(st.booleans())  # over the limit in about half the examples
+    total = draw(st.integers(min_value=255, max_value=262) if over else st.integers(246, 254))
     local = "a" * draw(st.integers(min_value=1, max_value=64))
     room = total - len(local) - len("@.local")
     labels = []

@@ -212,6 +212,23 @@ def test_another_key_gives_another_fingerprint() -> None:
     assert fingerprint(KEY, "juan") != fingerprint(OTHER_KEY, "juan")
 
 
+@pytest.mark.parametrize("login", ["ju\nan", "", "   ", "x" * 300, "\x00", None, 42])
+def test_a_malformed_logins_fingerprint_is_the_keyed_hash_of_its_printable_form(
+    login: object,
+) -> None:
+    """A login that cannot be one is fingerprinted as the keyed HMAC-SHA256 of NUL and the
+    casefold of its printable form: a fixed derivation, apart from every valid key (none
+    starts with NUL)."""
+    text = "\x00" + printable_identifier(login).casefold()
+    expected = "#" + hmac.new(KEY, text.encode(), hashlib.sha256).hexdigest()[:16]
+    assert expected == fingerprint(KEY, login)
+
+
+def test_two_malformed_logins_have_two_fingerprints() -> None:
+    """Malformed logins that print differently are counted apart."""
+    assert fingerprint(KEY, "ju\nan") != fingerprint(KEY, "pe\ndro")
+
+
 def test_a_malformed_login_never_meets_a_valid_one() -> None:
     """A malformed login is fingerprinted apart from any valid login, even one that prints
     the same ("ju\\nan" shows as "ju\ufffdan", itself a valid login)."""

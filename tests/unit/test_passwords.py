@@ -177,6 +177,17 @@ def test_far_over_long_text_is_only_too_long() -> None:
     assert ("too_long",) == problems("\ud800" * (TYPED_LENGTH_FACTOR * 128 + 1))
 
 
+def test_text_of_exactly_four_times_the_maximum_is_still_read() -> None:
+    """At exactly four times the maximum the text is read: every rule it breaks is
+    reported (here a lone surrogate besides the length); one character more, only
+    too_long."""
+    at_limit = "\ud800" * (TYPED_LENGTH_FACTOR * 128)
+    assert (("invalid_characters", "too_long"), ("too_long",)) == (
+        problems(at_limit),
+        problems(at_limit + "\ud800"),
+    )
+
+
 @pytest.mark.parametrize(
     "password",
     [

@@ -8,10 +8,12 @@ import attrs
 import pytest
 
 import pwrecovery as pr
+from tests.conftest import ServiceFactory
 from tests.helpers import (
     SMTP_PASSWORD,
     USER_PASSWORD,
     sender_settings,
+    temporary_password_in,
     text_of,
     verification_code_in,
 )
@@ -237,3 +239,297 @@ def test_catalog_change_sends_the_notice(
     catalog.change_password("juan", USER_PASSWORD, "Mi nueva clave 2026", "Mi nueva clave 2026")
     assert "password-changed" == mailer.outbox[-1]["X-PwRecovery-Purpose"]
     assert "Mi nueva clave 2026" not in text_of(mailer.outbox[-1])
+
+
+# -- running the catalog, audited -----------------------------------------------------
+
+
+def trail(svc: pr.RecoveryService, since: int) -> list[tuple[object, ...]]:
+    """The events recorded after the first ``since``: kind, login, instant, origin, detail."""
+    return [(e.kind, e.login, e.at, e.origin, dict(e.detail)) for e in svc.audit_trail()[since:]]
+
+
+def test_every_catalog_action_is_audited_and_answers_the_user(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """Each catalog action is one audited change (kind, detail, origin) and answers the
+    user as it now is."""
+    start, now = len(service.audit_trail()), clock.now()
+    o = "SUPERVISOR@CAJA-01"
+    answers = [
+        service.add_user("ana", USER_PASSWORD, supervisor=True, display_name="Ana", origin=o),
+        service.set_display_name("ana", "  Ana López ", origin=o),
+        service.set_user_locale("ana", "en", origin=o),
+        service.set_user_locale("ana", None, origin=o),
+        service.set_supervisor("ana", False, origin=o),
+        service.unlock_user("ana", origin=o),
+        service.disable_user("ana", origin=o),
+        service.enable_user("ana", origin=o),
+    ]
+    service.remove_user("ana", origin=o)
+    assert [
+        pr.User("ana", "Ana", True, None, False),
+        pr.User("ana", "Ana López", True, None, False),
+        pr.User("ana", "Ana López", True, None, False, locale="en"),
+        pr.User("ana", "Ana López", True, None, False),
+        pr.User("ana", "Ana López", False, None, False),
+        pr.User("ana", "Ana López", False, None, False),
+        pr.User("ana", "Ana López", False, None, False, disabled=True),
+        pr.User("ana", "Ana López", False, None, False),
+    ] == answers
+    assert [
+        ("user_added", "ana", now, o, {"supervisor": "True"}),
+        ("display_name_set", "ana", now, o, {}),
+        ("locale_set", "ana", now, o, {"locale": "en"}),
+        ("locale_set", "ana", now, o, {"locale": ""}),
+        ("supervisor_set", "ana", now, o, {"supervisor": "False"}),
+        ("user_unlocked", "ana", now, o, {}),
+        ("user_disabled", "ana", now, o, {}),
+        ("user_enabled", "ana", now, o, {}),
+        ("user_removed", "ana", now, o, {}),
+    ] == trail(service, start)
+    with pytest.raises(pr.UnknownUser):
+        service.get_user("ana")
+
+
+def test_disabling_revokes_a_pending_temporary_password(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Disabling a user with a temporary password pending revokes it, audited with the
+    action as the reason; enabling the user does not bring it back."""
+    ready.request_recovery("juan")
+    temporary = temporary_password_in(mailer.outbox[-1])
+    start, now = len(ready.audit_trail()), clock.now()
+    ready.disable_user("juan")
+    ready.enable_user("juan")
+    assert [
+        ("user_disabled", "juan", now, None, {}),
+        ("temporary_password_revoked", "juan", now, None, {"reason": "user_disabled"}),
+        ("user_enabled", "juan", now, None, {}),
+    ] == trail(ready, start)
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", temporary)
+
+
+def test_unlocking_lets_the_owner_in_at_once(service: pr.RecoveryService) -> None:
+    """unlock_user clears the lock and the failures: the right password works at once and
+    the next wrong one is the first."""
+    for _ in range(5):
+        with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)):
+            service.authenticate("juan", "no es la clave")
+    service.unlock_user("juan")
+    assert pr.LoginStatus.OK == service.authenticate("juan", USER_PASSWORD).status
+
+
+@pytest.mark.parametrize("supervisor", [1, "yes", None])
+def test_set_supervisor_takes_only_a_bool(service: pr.RecoveryService, supervisor: object) -> None:
+    """The supervisor flag is True or False, nothing that merely looks like one; the user
+    is left as it was."""
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        service.set_supervisor("juan", supervisor)  # type: ignore[arg-type]
+    assert ("supervisor", False) == (caught.value.setting, service.get_user("juan").supervisor)
+
+
+def test_a_locale_the_service_does_not_speak_is_refused_naming_those_it_does(
+    service: pr.RecoveryService,
+) -> None:
+    """A user's locale must be one the service speaks; the error names the field and the
+    locales there are, and nothing changes."""
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        service.set_user_locale("juan", "fr")
+    with pytest.raises(pr.InvalidConfiguration):
+        service.add_user("ana", USER_PASSWORD, locale="fr")
+    assert ("locale", "es_MX, en") == (caught.value.setting, caught.value.rule_params["locales"])
+    assert (None, ["juan", "SUPERVISOR"]) == (
+        service.get_user("juan").locale,
+        [user.login for user in service.users()],
+    )
+
+
+def test_a_user_who_owns_senders_cannot_be_removed(
+    ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """remove_user refuses while the user owns sender accounts, naming them; after they go,
+    the user can."""
+    (sender,) = (account.id for account in ready.senders())
+    with pytest.raises(pr.SenderInUse) as caught:
+        ready.remove_user("supervisor")
+    assert ("SUPERVISOR", (sender,)) == (caught.value.login, tuple(caught.value.sender_ids))
+    ready.remove_sender(sender)
+    ready.remove_user("supervisor")
+    assert ["juan"] == [user.login for user in ready.users()]
+
+
+def test_add_user_refusals_name_what_is_wrong(service: pr.RecoveryService) -> None:
+    """A login taken (in any spelling) is UserExists naming the login as typed (after
+    NFKC); a password that breaks the rules is PasswordPolicyViolation with the policy's
+    limits."""
+    with pytest.raises(pr.UserExists) as exists:
+        service.add_user("ＪＵＡＮ", USER_PASSWORD)
+    with pytest.raises(pr.PasswordPolicyViolation) as weak:
+        service.add_user("ana", "corta")
+    expected = pr.PasswordPolicyViolation(("too_short",), min_length=8, max_length=128)
+    assert ("JUAN", ("too_short",), expected.message("en")) == (
+        exists.value.login,
+        weak.value.reasons,
+        weak.value.message("en"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("password", "reasons"),
+    [
+        (None, ("invalid_characters",)),
+        ("x" * 513, ("too_long",)),
+        ("\ud800" * 8, ("invalid_characters",)),
+    ],
+)
+def test_add_user_refuses_a_password_nobody_can_type(
+    service: pr.RecoveryService, password: object, reasons: tuple[str, ...]
+) -> None:
+    """A password that is not text, far over the maximum or not storable is refused with
+    its reason, and no user is added."""
+    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+        service.add_user("ana", password)  # type: ignore[arg-type]
+    assert (reasons, 2) == (caught.value.reasons, len(service.users()))
+
+
+def test_audit_trail_finds_a_login_or_its_fingerprint(service: pr.RecoveryService) -> None:
+    """audit_trail(login) gives that user's events; for a login that does not exist, or a
+    malformed one, the events filed under its fingerprint; with no login, all of them."""
+    with pytest.raises(pr.InvalidCredentials):
+        service.authenticate("nadie", "x")
+    with pytest.raises(pr.InvalidCredentials):
+        service.authenticate("na\ndie", "x")
+    everything = service.audit_trail()
+    assert (["user_added"], ["sign_in_failed"], ["sign_in_failed"], 4) == (
+        [e.kind for e in service.audit_trail("JUAN")],
+        [e.kind for e in service.audit_trail("nadie")],
+        [e.kind for e in service.audit_trail("na\ndie")],
+        len(everything),
+    )
+    assert service.audit_trail("nadie") != service.audit_trail("na\ndie")
+
+
+# -- bringing an existing application's users ----------------------------------------
+
+DJANGO = pr.Pbkdf2Hasher(iterations=1000)
+
+
+@pytest.fixture
+def importer(make_service: ServiceFactory) -> pr.RecoveryService:
+    """A service that knows Django hashes, with a supervisor and a checked sender."""
+    service = make_service(legacy_hashers=(pr.Pbkdf2Hasher(),))
+    service.add_user("SUPERVISOR", "Supervisor de 2026", supervisor=True)
+    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    return service
+
+
+def imported_rows() -> list[pr.ImportedUser]:
+    return [
+        pr.ImportedUser(
+            login="ana",
+            password_hash=DJANGO.hash("Clave de ana 2026"),
+            display_name="Ana López",
+            recovery_email="ANA@Empresa.MX",
+            recovery_email_verified=True,
+        ),
+        pr.ImportedUser(
+            login="pedro",
+            password_hash=DJANGO.hash("Clave de pedro 2026"),
+            supervisor=True,
+            recovery_email="pedro@empresa.mx",
+            locale="en",
+        ),
+    ]
+
+
+def test_an_import_is_audited_and_mails_a_code_to_each_address_not_vouched_for(
+    importer: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Imported users keep their hashes (audited with the scheme), an address the host
+    vouches for counts at once (recovery_email_vouched, masked), and any other gets its
+    code at once, in the user's language."""
+    start, now, o = len(importer.audit_trail()), clock.now(), "migration"
+    users = importer.import_users(imported_rows(), origin=o)
+    (sender,) = (account.id for account in importer.senders())
+    django = {"scheme": "Pbkdf2Hasher"}
+    assert [
+        pr.User("ana", "Ana López", False, "ANA@empresa.mx", True),
+        pr.User("pedro", "", True, "pedro@empresa.mx", False, locale="en"),
+    ] == users
+    assert [
+        ("user_imported", "ana", now, o, {"supervisor": "False", **django}),
+        ("recovery_email_vouched", "ana", now, o, {"address": "A***@empresa.mx"}),
+        ("user_imported", "pedro", now, o, {"supervisor": "True", **django}),
+        ("mail_sent", "pedro", now, o, {"purpose": "email-verification", "sender": sender}),
+        ("recovery_email_set", "pedro", now, o, {"address": "p***@empresa.mx"}),
+    ] == trail(importer, start)
+    message = mailer.outbox[-1]
+    assert (["pedro@empresa.mx"], "Hello pedro,") == (
+        [address.addr_spec for address in message["To"].addresses],
+        text_of(message).splitlines()[0],
+    )
+    importer.confirm_recovery_email("pedro", verification_code_in(mailer.outbox[-1]))
+    assert pr.LoginStatus.OK == importer.authenticate("ana", "Clave de ana 2026").status
+
+
+def test_a_queued_import_stores_each_code_still_to_be_made_with_its_mail(
+    importer: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """mail="queued": nothing is mailed; the address not vouched for is pending with a code
+    the worker will make, and its mail waits in the outbox."""
+    sent = len(mailer.outbox)
+    importer.import_users(imported_rows(), mail="queued")
+    record = store.get_user("pedro")
+    assert record is not None
+    assert record.pending_verification is not None
+    (message,) = store.due_messages(clock.now(), 10)
+    assert (sent, None, "pedro@empresa.mx", False) == (
+        len(mailer.outbox),
+        record.pending_verification.code_hash,
+        record.recovery_email,
+        record.recovery_email_verified,
+    )
+    assert ("pedro", pr.Purpose.EMAIL_VERIFICATION, record.pending_verification.id) == (
+        message.user_key,
+        message.purpose,
+        message.credential_id,
+    )
+
+
+def test_an_import_with_bad_rows_names_every_one_and_imports_none(
+    importer: pr.RecoveryService,
+) -> None:
+    """Every bad row is named with its number, its login (printable) and the reason, and
+    not one user is imported."""
+    good = DJANGO.hash("Clave de ana 2026")
+    rows: list[object] = [
+        "ana",
+        pr.ImportedUser(login="ju\nan", password_hash=good),
+        pr.ImportedUser(login="luis", password_hash="md5$abc"),
+        pr.ImportedUser(login="eva", password_hash=good, recovery_email="eva@"),
+        pr.ImportedUser(login="rosa", password_hash=good, display_name="Rosa\r\nBcc: x@y.mx"),
+        pr.ImportedUser(login="olga", password_hash=good, locale="fr"),
+        pr.ImportedUser(login="nora", password_hash=good),
+        pr.ImportedUser(login="NORA", password_hash=good),
+        pr.ImportedUser(login="Supervisor", password_hash=good),
+        pr.ImportedUser(login="bien", password_hash=good),
+    ]
+    before = importer.users()
+    with pytest.raises(pr.ImportRejected) as caught:
+        importer.import_users(rows)  # type: ignore[arg-type]
+    assert [
+        (1, "", "invalid_row"),
+        (2, "ju\ufffdan", "invalid_login"),
+        (3, "luis", "unknown_hash"),
+        (4, "eva", "invalid_email"),
+        (5, "rosa", "invalid_display_name"),
+        (6, "olga", "invalid_locale"),
+        (8, "NORA", "duplicate_in_batch"),
+        (9, "Supervisor", "duplicate_in_store"),
+    ] == list(caught.value.rows)
+    assert before == importer.users()

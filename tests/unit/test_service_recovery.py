@@ -377,3 +377,140 @@ def test_an_empty_login_asks_for_the_login(ready: pr.RecoveryService, login: str
     with pytest.raises(pr.InvalidLogin) as caught:
         ready.request_recovery(login)
     assert ("Escribe tu nombre de usuario.", True) == (str(caught.value), caught.value.empty)
+
+
+# -- the audit trail of every answer --------------------------------------------------
+
+
+def trail(svc: pr.RecoveryService, since: int) -> list[tuple[object, ...]]:
+    """The events recorded after the first ``since``: kind, login, instant, origin, detail."""
+    return [(e.kind, e.login, e.at, e.origin, dict(e.detail)) for e in svc.audit_trail()[since:]]
+
+
+def refused(svc: pr.RecoveryService, login: str, error: type[pr.PwRecoveryError]) -> list[object]:
+    """Ask for a recovery that ``error`` refuses; the events it recorded."""
+    start = len(svc.audit_trail())
+    with pytest.raises(error):
+        svc.request_recovery(login, origin="CAJA-01")
+    return trail(svc, start)
+
+
+def test_every_refused_recovery_is_audited_with_its_reason(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """A refused "Recuperar clave" is audited recovery_refused with the refusal's code,
+    under the login (or the fingerprint of one that does not exist), and mails nothing."""
+    now = clock.now()
+    ready.add_user("pedro", "Pedro sin correo 1")
+    ready.add_user("apagado", "Apagado sin acceso 4")
+    ready.disable_user("apagado")
+    for _ in range(3):
+        ready.request_recovery("juan")
+    sent = len(mailer.outbox)
+    unknown = refused(ready, "nadie", pr.UnknownUser)
+    label = ready.audit_trail("nadie")[0].login
+    assert [
+        [("recovery_refused", label, now, "CAJA-01", {"reason": "unknown_user"})],
+        [("recovery_refused", "apagado", now, "CAJA-01", {"reason": "account_disabled"})],
+        [("recovery_refused", "pedro", now, "CAJA-01", {"reason": "recovery_email_missing"})],
+        [("recovery_refused", "juan", now, "CAJA-01", {"reason": "rate_limited"})],
+    ] == [
+        unknown,
+        refused(ready, "apagado", pr.AccountDisabled),
+        refused(ready, "pedro", pr.RecoveryEmailMissing),
+        refused(ready, "juan", pr.RateLimited),
+    ]
+    assert sent == len(mailer.outbox)
+
+
+def test_a_recovery_without_a_sender_is_audited(
+    ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """Once the last sender is removed, a recovery that would go out is refused
+    (NoSenderConfigured) and audited as such."""
+    for account in ready.senders():
+        ready.remove_sender(account.id)
+    assert [
+        ("recovery_refused", "juan", clock.now(), "CAJA-01", {"reason": "no_sender_configured"})
+    ] == refused(ready, "juan", pr.NoSenderConfigured)
+
+
+def test_a_recovery_over_the_senders_budget_is_audited(
+    make_service: ServiceFactory, ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """When every sender has used its SMTP logins of the minute, the recovery is refused
+    (RateLimited for the budget) and audited smtp_budget."""
+    busy = make_service(policy=pr.Policy(smtp_logins_per_minute=1))  # spent by `ready`
+    assert [
+        ("recovery_refused", "juan", clock.now(), "CAJA-01", {"reason": "smtp_budget"})
+    ] == refused(busy, "juan", pr.RateLimited)
+
+
+def test_a_recovery_is_audited_with_its_mail_and_its_credential(
+    ready: pr.RecoveryService, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """A recovery records the mail sent (purpose, sender) and the temporary password
+    issued: its id, when it expires, and that it went out at once."""
+    start, now = len(ready.audit_trail()), clock.now()
+    ready.request_recovery("juan", origin="CAJA-01")
+    record = store.get_user("juan")
+    assert record is not None
+    assert record.temporary is not None
+    (sender,) = (account.id for account in ready.senders())
+    issued = {
+        "credential": record.temporary.id,
+        "expires_at": (now + timedelta(days=7)).isoformat(),
+        "delivery": "immediate",
+    }
+    assert [
+        ("mail_sent", "juan", now, "CAJA-01", {"purpose": "temporary-password", "sender": sender}),
+        ("temporary_password_issued", "juan", now, "CAJA-01", issued),
+    ] == trail(ready, start)
+
+
+def test_an_undelivered_recovery_is_withdrawn_and_audited(
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """When no sender delivers, the request still counts, no temporary password is left
+    active (temporary_password_withdrawn, delivery_failed) and the error says so."""
+    before = recover(ready, mailer)
+    mailer.unreachable_hosts.add("smtp.empresa.mx")
+    start, now = len(ready.audit_trail()), clock.now()
+    with pytest.raises(pr.DeliveryFailed):
+        ready.request_recovery("juan", origin="CAJA-01")
+    events = trail(ready, start)
+    record = store.get_user("juan")
+    assert record is not None
+    assert (None, 2) == (record.temporary, len(record.recovery_requests))
+    assert ("temporary_password_withdrawn", "juan", now, "CAJA-01") == events[-1][:4]
+    assert {"reason": "delivery_failed"} == events[-1][4]
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", before)
+
+
+def test_a_queued_recovery_is_audited_as_queued(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """A service without the key queues the recovery: the temporary password is issued
+    (still to be made) in the same write, audited with delivery queued."""
+    keyless = make_service(secret_key=None)
+    start, now = len(keyless.audit_trail()), clock.now()
+    keyless.request_recovery("juan", origin="CAJA-01")
+    record = store.get_user("juan")
+    assert record is not None
+    assert record.temporary is not None
+    assert record.temporary.hash is None
+    issued = {
+        "credential": record.temporary.id,
+        "expires_at": (now + timedelta(days=7)).isoformat(),
+        "delivery": "queued",
+    }
+    assert [("temporary_password_issued", "juan", now, "CAJA-01", issued)] == trail(keyless, start)
+    (message,) = store.due_messages(now, 10)
+    assert ("juan", record.temporary.id) == (message.user_key, message.credential_id)

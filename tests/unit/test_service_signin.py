@@ -4,7 +4,7 @@ logins that do not exist), one hash checked in every state, and rehashing."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -222,3 +222,223 @@ def test_sign_in_outcomes_are_audited(service: pr.RecoveryService) -> None:
         if e.kind.startswith("sign_in") or e.kind == "signed_in"
     ]
     assert [("signed_in", "CAJA-02"), ("sign_in_failed", None), ("sign_in_failed", None)] == kinds
+
+
+# -- the audit trail of every answer --------------------------------------------------
+
+Event = tuple[str, "str | None", "datetime", "str | None", dict[str, str]]
+
+
+def trail(svc: pr.RecoveryService, since: int) -> list[Event]:
+    """The events recorded after the first ``since``: kind, login, instant, origin, detail."""
+    return [(e.kind, e.login, e.at, e.origin, dict(e.detail)) for e in svc.audit_trail()[since:]]
+
+
+WRONG = {"reason": "invalid_credentials", "route": "password"}
+
+
+def test_wrong_passwords_are_audited_with_their_count_and_the_lock(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """Each wrong password is audited sign_in_failed with the route and the failures so
+    far; the one that takes the lock also says until when."""
+    start, now = len(service.audit_trail()), clock.now()
+    for _ in range(5):
+        with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)):
+            service.authenticate("juan", "no es la clave", origin="CAJA-02")
+    expected: list[Event] = [
+        ("sign_in_failed", "juan", now, "CAJA-02", {**WRONG, "failures": str(n)})
+        for n in range(1, 5)
+    ]
+    lock = {"failures": "5", "locked_until": (now + timedelta(minutes=1)).isoformat()}
+    expected.append(("sign_in_failed", "juan", now, "CAJA-02", {**WRONG, **lock}))
+    assert expected == trail(service, start)
+
+
+def test_a_login_that_does_not_exist_is_audited_alike_under_its_fingerprint(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """A login that does not exist gets the same events as a wrong password, the lock
+    included, filed under its fingerprint."""
+    start, now = len(service.audit_trail()), clock.now()
+    for _ in range(5):
+        with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)):
+            service.authenticate("nadie", "no es la clave")
+    fingerprint = service.audit_trail("nadie")[0].login
+    lock = {"failures": "5", "locked_until": (now + timedelta(minutes=1)).isoformat()}
+    expected: list[Event] = [
+        ("sign_in_failed", fingerprint, now, None, {**WRONG, "failures": str(n)})
+        for n in range(1, 5)
+    ]
+    expected.append(("sign_in_failed", fingerprint, now, None, {**WRONG, **lock}))
+    assert expected == trail(service, start)
+
+
+@pytest.mark.parametrize("login", ["juan", "nadie"])
+def test_an_attempt_refused_by_the_lock_is_audited_as_locked(
+    service: pr.RecoveryService, clock: pr.ManualClock, login: str
+) -> None:
+    """While the lock holds, a sign-in or a change, even with the right password, is
+    audited *_refused with reason locked, under the login or its fingerprint."""
+    fail(service, 5, login)
+    now = clock.advance(seconds=30)
+    start = len(service.audit_trail())
+    with pytest.raises(pr.TooManyAttempts):
+        service.authenticate(login, USER_PASSWORD, origin="CAJA-02")
+    with pytest.raises(pr.TooManyAttempts):
+        service.change_password(login, USER_PASSWORD, NEW_PASSWORD, NEW_PASSWORD, origin="CAJA-03")
+    label = service.audit_trail(login)[0].login
+    assert [
+        ("sign_in_refused", label, now, "CAJA-02", {"reason": "locked"}),
+        ("password_change_refused", label, now, "CAJA-03", {"reason": "locked"}),
+    ] == trail(service, start)
+
+
+def test_a_guess_shaped_like_a_temporary_password_is_audited_on_its_route(
+    ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """A wrong text of the temporary form is counted and audited on the temporary route."""
+    ready.request_recovery("juan")
+    start = len(ready.audit_trail())
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", "Abcd-Efgh-Jkmn")
+    detail = {"reason": "invalid_credentials", "route": "temporary", "failures": "1"}
+    assert [("sign_in_failed", "juan", clock.now(), None, detail)] == trail(ready, start)
+
+
+def test_a_disabled_account_is_audited_and_its_right_password_counts_no_failure(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """The right password of a disabled account is refused (sign_in_refused,
+    account_disabled) and clears the failures: the next wrong one is the first again."""
+    fail(service, 2)
+    service.disable_user("juan")
+    start, now = len(service.audit_trail()), clock.now()
+    with pytest.raises(pr.AccountDisabled):
+        service.authenticate("juan", USER_PASSWORD, origin="CAJA-02")
+    service.enable_user("juan")
+    fail(service, 1)
+    assert [
+        ("sign_in_refused", "juan", now, "CAJA-02", {"reason": "account_disabled"}),
+        ("user_enabled", "juan", now, None, {}),
+        ("sign_in_failed", "juan", now, None, {**WRONG, "failures": "1"}),
+    ] == trail(service, start)
+
+
+def test_an_expired_temporary_password_is_audited_and_counts_no_failure(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """An expired temporary password is refused (temporary_password_expired) and clears
+    the temporary route's failures: the next wrong guess is the first again."""
+    ready.request_recovery("juan")
+    temporary = temporary_password_in(mailer.outbox[-1])
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", "Abcd-Efgh-Jkmn")
+    now = clock.advance(days=7)
+    start = len(ready.audit_trail())
+    with pytest.raises(pr.TemporaryPasswordExpired):
+        ready.authenticate("juan", temporary, origin="CAJA-02")
+    with pytest.raises(pr.TemporaryPasswordExpired):
+        ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD)
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", "Abcd-Efgh-Jkmn")
+    expired = {"reason": "temporary_password_expired"}
+    assert [
+        ("sign_in_refused", "juan", now, "CAJA-02", expired),
+        ("password_change_refused", "juan", now, None, expired),
+        ("sign_in_failed", "juan", now, None, {**WRONG, "route": "temporary", "failures": "1"}),
+    ] == trail(ready, start)
+
+
+def test_signing_in_and_changing_with_a_temporary_password_is_audited(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """signed_in_with_temporary, then password_changed via the temporary password (and the
+    notice mailed to the recovery address), then signed_in with the new one."""
+    ready.request_recovery("juan")
+    temporary = temporary_password_in(mailer.outbox[-1])
+    start, now = len(ready.audit_trail()), clock.now()
+    (sender,) = (account.id for account in ready.senders())
+    ready.authenticate("juan", temporary, origin="CAJA-02")
+    ready.change_password("juan", temporary, NEW_PASSWORD, NEW_PASSWORD, origin="CAJA-02")
+    ready.authenticate("juan", NEW_PASSWORD, origin="CAJA-02")
+    assert [
+        ("signed_in_with_temporary", "juan", now, "CAJA-02", {}),
+        ("password_changed", "juan", now, "CAJA-02", {"via": "temporary"}),
+        ("mail_sent", "juan", now, "CAJA-02", {"purpose": "password-changed", "sender": sender}),
+        ("signed_in", "juan", now, "CAJA-02", {}),
+    ] == trail(ready, start)
+
+
+def test_the_ordinary_password_revokes_a_pending_temporary_one(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Signing in with the ordinary password while a temporary one is pending revokes it
+    (temporary_password_revoked, signed_in_with_password): it no longer signs in."""
+    ready.request_recovery("juan")
+    temporary = temporary_password_in(mailer.outbox[-1])
+    start, now = len(ready.audit_trail()), clock.now()
+    ready.authenticate("juan", USER_PASSWORD)
+    revoked = {"reason": "signed_in_with_password"}
+    assert [
+        ("signed_in", "juan", now, None, {}),
+        ("temporary_password_revoked", "juan", now, None, revoked),
+    ] == trail(ready, start)
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", temporary)
+
+
+def test_an_imported_hash_is_upgraded_at_the_first_sign_in_and_audited(
+    make_service: ServiceFactory, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """A legacy hash that signs in is replaced by the service's own at once, audited
+    password_upgraded with the legacy scheme's name; the next sign-in is a plain one."""
+    service = make_service(legacy_hashers=(pr.Pbkdf2Hasher(),))
+    django = pr.Pbkdf2Hasher(iterations=1000).hash(USER_PASSWORD)
+    service.import_users([pr.ImportedUser(login="ana", password_hash=django)])
+    start, now = len(service.audit_trail()), clock.now()
+    service.authenticate("ana", USER_PASSWORD)
+    service.authenticate("ana", USER_PASSWORD)
+    record = store.get_user("ana")
+    assert record is not None
+    assert (True, False) == (
+        record.password_hash.startswith("$argon2id$"),
+        record.password_hash == django,
+    )
+    assert [
+        ("signed_in", "ana", now, None, {}),
+        ("password_upgraded", "ana", now, None, {"scheme": "Pbkdf2Hasher"}),
+        ("signed_in", "ana", now, None, {}),
+    ] == trail(service, start)
+
+
+def test_refused_password_changes_are_audited_with_their_reason(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """A wrong current password is password_change_failed (counted like a sign-in); a
+    confirmation that differs or a new password that breaks the rules is
+    password_change_refused with the reason (and the rules); a change is
+    password_changed via the ordinary password."""
+    start, now = len(service.audit_trail()), clock.now()
+    with pytest.raises(pr.InvalidCredentials):
+        service.change_password("juan", "no es la clave", NEW_PASSWORD, NEW_PASSWORD)
+    with pytest.raises(pr.PasswordConfirmationMismatch):
+        service.change_password("juan", USER_PASSWORD, NEW_PASSWORD, "Otra cosa 2026")
+    with pytest.raises(pr.PasswordPolicyViolation):
+        service.change_password("juan", USER_PASSWORD, "corta", "corta")
+    service.change_password("juan", USER_PASSWORD, NEW_PASSWORD, NEW_PASSWORD, origin="CAJA-02")
+    with pytest.raises(pr.InvalidCredentials):
+        service.change_password("juan", "no es la clave", USER_PASSWORD, USER_PASSWORD)
+    assert [
+        ("password_change_failed", "juan", now, None, {**WRONG, "failures": "1"}),
+        ("password_change_refused", "juan", now, None, {"reason": "password_mismatch"}),
+        (
+            "password_change_refused",
+            "juan",
+            now,
+            None,
+            {"reason": "password_policy", "rules": "too_short"},
+        ),
+        ("password_changed", "juan", now, "CAJA-02", {"via": "password"}),
+        ("password_change_failed", "juan", now, None, {**WRONG, "failures": "1"}),
+    ] == trail(service, start)

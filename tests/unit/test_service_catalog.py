@@ -533,3 +533,138 @@ def test_an_import_with_bad_rows_names_every_one_and_imports_none(
         (9, "Supervisor", "duplicate_in_store"),
     ] == list(caught.value.rows)
     assert before == importer.users()
+
+
+# -- recovery addresses, audited -------------------------------------------------------
+
+
+def test_setting_and_confirming_an_address_is_audited(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Setting an address records its code's mail and the address (masked); a wrong code
+    records a failed confirmation, the right one the confirmation."""
+    start, now, o = len(catalog.audit_trail()), clock.now(), "CAJA-01"
+    (sender,) = (account.id for account in catalog.senders())
+    catalog.set_recovery_email("juan", "juan@empresa.mx", origin=o)
+    code = verification_code_in(mailer.outbox[-1])
+    with pytest.raises(pr.VerificationFailed):
+        catalog.confirm_recovery_email("juan", "00000000" if code != "00000000" else "1", origin=o)
+    catalog.confirm_recovery_email("juan", code, origin=o)
+    assert [
+        ("mail_sent", "juan", now, o, {"purpose": "email-verification", "sender": sender}),
+        ("recovery_email_set", "juan", now, o, {"address": "j***@empresa.mx"}),
+        ("recovery_email_confirmation_failed", "juan", now, o, {}),
+        ("recovery_email_confirmed", "juan", now, o, {}),
+    ] == trail(catalog, start)
+
+
+def test_a_changed_verified_address_is_told_after_the_new_one_gets_its_code(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Replacing a verified address mails the code to the new one, then tells the old one
+    which address (masked) is taking its place; both are audited."""
+    catalog.set_recovery_email("juan", "juan@empresa.mx")
+    catalog.confirm_recovery_email("juan", verification_code_in(mailer.outbox[-1]))
+    start, now = len(catalog.audit_trail()), clock.now()
+    (sender,) = (account.id for account in catalog.senders())
+    catalog.set_recovery_email("juan", "otro@empresa.mx", origin="CAJA-01")
+    code, notice = mailer.outbox[-2:]
+    assert [
+        ("email-verification", ["otro@empresa.mx"]),
+        ("recovery-address-changed", ["juan@empresa.mx"]),
+    ] == [
+        (m["X-PwRecovery-Purpose"], [a.addr_spec for a in m["To"].addresses])
+        for m in (code, notice)
+    ]
+    assert "o***@empresa.mx" in text_of(notice)
+    assert [
+        ("mail_sent", "juan", now, "CAJA-01", {"purpose": "email-verification", "sender": sender}),
+        ("recovery_email_set", "juan", now, "CAJA-01", {"address": "o***@empresa.mx"}),
+        (
+            "mail_sent",
+            "juan",
+            now,
+            "CAJA-01",
+            {"purpose": "recovery-address-changed", "sender": sender},
+        ),
+    ] == trail(catalog, start)
+
+
+def test_an_address_whose_code_cannot_be_mailed_is_audited_and_not_stored(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """When the code cannot be mailed, the failed attempt is audited, DeliveryFailed says
+    so, and the address is not stored."""
+    mailer.unreachable_hosts.add("smtp.empresa.mx")
+    start = len(catalog.audit_trail())
+    with pytest.raises(pr.DeliveryFailed):
+        catalog.set_recovery_email("juan", "juan@empresa.mx")
+    kinds = [event[0] for event in trail(catalog, start)]
+    assert (["delivery_attempt_failed", "delivery_failed"], None) == (
+        kinds,
+        catalog.get_user("juan").recovery_email,
+    )
+
+
+def test_a_service_without_the_key_queues_the_code(
+    make_service: ServiceFactory,
+    catalog: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """Without the key nothing is mailed: the address is stored pending, its code still to
+    be made, its mail in the outbox, in one write (audited recovery_email_set)."""
+    keyless = make_service(secret_key=None)
+    start, now, sent = len(keyless.audit_trail()), clock.now(), len(mailer.outbox)
+    assert "juan@empresa.mx" == keyless.set_recovery_email("juan", "juan@EMPRESA.mx")
+    record = store.get_user("juan")
+    assert record is not None
+    assert record.pending_verification is not None
+    (message,) = store.due_messages(now, 10)
+    assert (sent, None, now + timedelta(hours=24)) == (
+        len(mailer.outbox),
+        record.pending_verification.code_hash,
+        record.pending_verification.expires_at,
+    )
+    assert ("juan", record.pending_verification.id) == (message.user_key, message.credential_id)
+    assert [("recovery_email_set", "juan", now, None, {"address": "j***@empresa.mx"})] == trail(
+        keyless, start
+    )
+
+
+def test_a_disabled_user_cannot_set_an_address(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """A disabled user's address is not changed and no code is mailed."""
+    catalog.disable_user("juan")
+    with pytest.raises(pr.AccountDisabled):
+        catalog.set_recovery_email("juan", "juan@empresa.mx")
+    assert (None, []) == (catalog.get_user("juan").recovery_email, mailer.outbox)
+
+
+@pytest.mark.parametrize("login", ["nadie", "na\ndie", None])
+def test_addresses_of_users_that_do_not_exist(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer, login: object
+) -> None:
+    """Setting or confirming the address of a login that does not exist (or cannot) is
+    UnknownUser naming it printably; nothing is mailed."""
+    with pytest.raises(pr.UnknownUser) as setting:
+        catalog.set_recovery_email(login, "x@empresa.mx")  # type: ignore[arg-type]
+    with pytest.raises(pr.UnknownUser) as confirming:
+        catalog.confirm_recovery_email(login, "12345678")  # type: ignore[arg-type]
+    shown = "na\ufffddie" if login == "na\ndie" else (login or "")
+    assert (shown, shown, []) == (setting.value.login, confirming.value.login, mailer.outbox)
+
+
+def test_a_code_that_is_not_text_is_a_failed_try(
+    catalog: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """A code that is not text fails like a wrong one and uses up a try."""
+    catalog.set_recovery_email("juan", "juan@empresa.mx")
+    code = verification_code_in(mailer.outbox[-1])
+    for _ in range(4):
+        with pytest.raises(pr.VerificationFailed):
+            catalog.confirm_recovery_email("juan", None)  # type: ignore[arg-type]
+    catalog.confirm_recovery_email("juan", code)
+    assert catalog.get_user("juan").recovery_email_verified is True

@@ -242,3 +242,116 @@ def test_readiness(
         checked.ready,
         checked.failing_senders,
     )
+
+
+# -- sender accounts, audited ---------------------------------------------------------
+
+
+def trail(svc: pr.RecoveryService, since: int) -> list[tuple[object, ...]]:
+    """The events recorded after the first ``since``: kind, login, instant, origin, detail."""
+    return [(e.kind, e.login, e.at, e.origin, dict(e.detail)) for e in svc.audit_trail()[since:]]
+
+
+def test_saving_and_removing_a_sender_is_audited(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """A saved sender is audited under its owner with its id, host and username (never the
+    password); a removed one with its id."""
+    start, now, o = len(service.audit_trail()), clock.now(), "SUPERVISOR@CAJA-01"
+    account = service.configure_sender("supervisor", sender_settings(), SMTP_PASSWORD, origin=o)
+    service.remove_sender(account.id, origin=o)
+    saved = {"sender": account.id, "host": "smtp.empresa.mx", "username": "envios@empresa.mx"}
+    assert [
+        ("sender_configured", "SUPERVISOR", now, o, saved),
+        ("sender_removed", None, now, o, {"sender": account.id}),
+    ] == trail(service, start)
+
+
+def test_refused_senders_are_audited_with_the_reason(
+    service: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Blank credentials are refused before connecting (sender_refused, the reason only);
+    a refusal by the server names the host, the reason and, when it gave one, its reply."""
+    start, now = len(service.audit_trail()), clock.now()
+    with pytest.raises(pr.SenderCredentialsEmpty):
+        service.configure_sender("SUPERVISOR", sender_settings(), "  ", origin="CAJA-01")
+    with pytest.raises(pr.SenderAuthenticationFailed):
+        service.configure_sender("SUPERVISOR", sender_settings(), "wrong")
+    mailer.refused_from_addresses.add("otro@empresa.mx")
+    with pytest.raises(pr.SenderAddressRefused):
+        service.configure_sender("SUPERVISOR", sender_settings(username="otro@empresa.mx"), "x")
+    host = "smtp.empresa.mx"
+    assert [
+        ("sender_refused", "SUPERVISOR", now, "CAJA-01", {"reason": "sender_credentials_empty"}),
+        ("sender_refused", "SUPERVISOR", now, None, {"host": host, "reason": "sender_auth_failed"}),
+        (
+            "sender_refused",
+            "SUPERVISOR",
+            now,
+            None,
+            {"host": host, "reason": "sender_address_refused", "reply": "553"},
+        ),
+    ] == trail(service, start)
+    assert [] == service.senders()
+
+
+@pytest.mark.parametrize(
+    ("changes", "secret"),
+    [
+        ({}, ""),
+        ({"authentication": "xoauth2", "username": " "}, ""),
+        ({"authentication": "xoauth2"}, None),
+    ],
+    ids=["password-login-blank-secret", "oauth-blank-username", "oauth-secret-not-text"],
+)
+def test_blank_credentials_are_refused_for_oauth_senders_too(
+    service: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    changes: dict[str, object],
+    secret: str | None,
+) -> None:
+    """Only an XOAUTH2 account may leave its secret blank (its provider may keep its own):
+    it still needs a username, and a secret that is text; nothing is tried or saved."""
+    settings = sender_settings(from_address="envios@empresa.mx", **changes)
+    with pytest.raises(pr.SenderCredentialsEmpty):
+        service.configure_sender("SUPERVISOR", settings, secret)  # type: ignore[arg-type]
+    assert ([], []) == (mailer.logins, service.senders())
+
+
+@pytest.mark.parametrize(
+    ("owner", "changes"),
+    [
+        ("juan", {}),
+        ("SUPERVISOR", {"port": 465, "security": pr.Security.SSL}),
+        ("SUPERVISOR", {"host": "smtp2.empresa.mx"}),
+        ("SUPERVISOR", {"username": "otro@empresa.mx"}),
+    ],
+    ids=["another-owner", "another-port", "another-host", "another-username"],
+)
+def test_only_the_same_owner_server_and_username_replace_a_sender(
+    service: pr.RecoveryService, clock: pr.ManualClock, owner: str, changes: dict[str, object]
+) -> None:
+    """Another owner, port, host or username is another sender account: both are kept."""
+    first = service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    clock.advance(minutes=1)
+    values: dict[str, object] = {"from_address": "envios@empresa.mx", **changes}
+    second = service.configure_sender(owner, sender_settings(**values), SMTP_PASSWORD)  # type: ignore[arg-type]
+    assert (True, 2) == (first.id != second.id, len(service.senders()))
+
+
+def test_removing_a_sender_that_does_not_exist_names_it_printably(
+    service: pr.RecoveryService,
+) -> None:
+    """remove_sender of an unknown id is UnknownSender naming the id with line breaks made
+    harmless, and records nothing."""
+    before = service.audit_trail()
+    with pytest.raises(pr.UnknownSender) as caught:
+        service.remove_sender("abc\r\ndef")
+    assert ("abc\ufffd\ufffddef", before) == (caught.value.sender_id, service.audit_trail())
+
+
+def test_configure_sender_takes_sender_settings_only(service: pr.RecoveryService) -> None:
+    """Settings that are not a SenderSettings are refused naming the setting."""
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        service.configure_sender("SUPERVISOR", {"host": "smtp.empresa.mx"}, SMTP_PASSWORD)  # type: ignore[arg-type]
+    assert "settings" == caught.value.setting

@@ -324,6 +324,24 @@ def test_a_kept_origin_is_printable_and_short(origin: str) -> None:
 # -- display names -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("login", ["x" * 65, "x" * 300, "ju\nan"], ids=["65", "300", "control"])
+def test_a_refused_login_says_how_long_a_login_may_be(login: str) -> None:
+    """A login too long (read or typed) or holding a control character is refused with
+    the sentence that names the 64-character limit."""
+    with pytest.raises(pr.InvalidLogin) as caught:
+        normalize_login(login)
+    assert pr.InvalidLogin(64).message("en") == caught.value.message("en")
+    assert "64" in caught.value.message("en")
+
+
+def test_a_display_name_of_512_typed_characters_is_still_read() -> None:
+    """Up to four times 128 characters are read before NFKC: 512 spaces are an empty name,
+    513 are refused unread."""
+    assert "" == normalize_display_name(" " * 512)
+    with pytest.raises(pr.InvalidHeaderValue):
+        normalize_display_name(" " * 513)
+
+
 def test_display_name_boundary_is_128_characters() -> None:
     """128 characters is the longest display name, counted after trimming."""
     assert "x" * 128 == normalize_display_name("  " + "x" * 128 + "  ")

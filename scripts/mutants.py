@@ -3,6 +3,7 @@
     python scripts/mutants.py                 the table: mutants, killed, survived, score
     python scripts/mutants.py --fail-under 95 the same; exit 1 if a module scores below 95 %
     python scripts/mutants.py survivors       the survivors' names, for `mutmut run NAME ...`
+    python scripts/mutants.py pending [PATTERN]  survivors and mutants not yet checked
     python scripts/mutants.py diffs [PATTERN] each survivor's change, as equivalents are listed
 
 It reads what mutmut left in ``mutants/`` (the ``.meta`` file beside each mutated module,
@@ -51,6 +52,7 @@ class Module:
     name: str
     counts: Counter[str] = field(default_factory=Counter)
     survivors: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
     equivalent: list[tuple[str, Equivalent]] = field(default_factory=list)
 
     @property
@@ -142,13 +144,15 @@ def collect(equivalents: list[Equivalent]) -> tuple[list[Module], list[Equivalen
                     module.equivalent.append((key, match))
                 else:
                     module.survivors.append(key)
+            if found == "not checked":
+                module.unchecked.append(key)
             module.counts[found] += 1
         if module.total:
             modules.append(module)
     return modules, [e for e in equivalents if e not in used]
 
 
-COMMANDS = ("table", "survivors", "diffs")
+COMMANDS = ("table", "survivors", "pending", "diffs")
 COLUMNS = ("killed", "timeout", "survived", "no tests", "equivalent", "not checked")
 
 
@@ -204,9 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     modules, unused = collect(load_equivalents())
     if options.command == "table":
         return report(modules, unused, options.fail_under)
-    for key in (key for module in modules for key in module.survivors):
-        if fnmatch.fnmatch(key, options.pattern):
-            print(key if options.command == "survivors" else f"{key}\n    {mutant_diff(key)}")
+    for module in modules:
+        keys = module.survivors + (module.unchecked if options.command == "pending" else [])
+        for key in sorted(keys):
+            if fnmatch.fnmatch(key, options.pattern):
+                print(f"{key}\n    {mutant_diff(key)}" if options.command == "diffs" else key)
     return 0
 
 

@@ -582,50 +582,94 @@ def test_a_new_password_far_over_the_maximum_is_too_long(service: pr.RecoverySer
     assert ("too_long",) == caught.value.reasons
 
 
+@pytest.mark.parametrize("route", ["password", "temporary"])
+@pytest.mark.parametrize(
+    ("new", "confirmation", "refusal"),
+    [
+        (NEW_PASSWORD, "Otra clave 2026", pr.PasswordConfirmationMismatch),
+        ("juan", "juan", pr.PasswordPolicyViolation),
+    ],
+    ids=["mismatch", "policy"],
+)
 def test_a_refused_change_clears_the_route_it_was_made_on(
-    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    clock: pr.ManualClock,
+    route: str,
+    new: str,
+    confirmation: str,
+    refusal: type[pr.PwRecoveryError],
 ) -> None:
-    """A change refused for its new password (mismatch, rules) after the current password
-    was right counts no failure on the route it came by, ordinary or temporary; the
+    """A change refused for its new password after the current password was right counts
+    no failure on the route it came by, and leaves the other route's count alone; the
     refusal is audited with its origin."""
     ready.request_recovery("juan")
     temporary = temporary_password_in(mailer.outbox[-1])
-    fail(ready, 1)
-    with pytest.raises(pr.InvalidCredentials):
-        ready.authenticate("juan", "Abcd-Efgh-Jkmn")
-    with pytest.raises(pr.PasswordConfirmationMismatch):
-        ready.change_password("juan", USER_PASSWORD, NEW_PASSWORD, "Otra 2026 x", origin="C1")
-    with pytest.raises(pr.PasswordPolicyViolation):
-        ready.change_password("juan", temporary, "juan", "juan", origin="C2")
+    guesses = {"password": "no es la clave", "temporary": "Abcd-Efgh-Jkmn"}
+    for guess in guesses.values():
+        with pytest.raises(pr.InvalidCredentials):
+            ready.authenticate("juan", guess)
+    current = USER_PASSWORD if route == "password" else temporary
+    with pytest.raises(refusal):
+        ready.change_password("juan", current, new, confirmation, origin="C1")
+    refused = ready.audit_trail()[-1]
     start, now = len(ready.audit_trail()), clock.now()
-    fail(ready, 1)
-    with pytest.raises(pr.InvalidCredentials):
-        ready.authenticate("juan", "Abcd-Efgh-Jkmn")
+    for guess in guesses.values():
+        with pytest.raises(pr.InvalidCredentials):
+            ready.authenticate("juan", guess)
+    counts = {"password": "1" if route == "password" else "2"}
+    counts["temporary"] = "1" if route == "temporary" else "2"
     assert [
-        ("sign_in_failed", "juan", now, None, {**WRONG, "failures": "1"}),
-        ("sign_in_failed", "juan", now, None, {**WRONG, "route": "temporary", "failures": "1"}),
-    ] == trail(ready, start)
-    refusals = [e for e in trail(ready, 0) if e[0] == "password_change_refused"]
-    assert [
-        ("password_change_refused", "juan", now, "C1", {"reason": "password_mismatch"}),
+        ("sign_in_failed", "juan", now, None, {**WRONG, "failures": counts["password"]}),
         (
-            "password_change_refused",
+            "sign_in_failed",
             "juan",
             now,
-            "C2",
-            {"reason": "password_policy", "rules": "too_short,common,same_as_login"},
+            None,
+            {**WRONG, "route": "temporary", "failures": counts["temporary"]},
         ),
-    ] == refusals
+    ] == trail(ready, start)
+    assert ("password_change_refused", "C1") == (refused.kind, refused.origin)
+
+
+def test_a_policy_refusal_names_every_rule_broken(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """The audit of a new password refused by the rules names each rule it broke."""
+    with pytest.raises(pr.PasswordPolicyViolation):
+        service.change_password("juan", USER_PASSWORD, "juan", "juan")
+    rules = {"reason": "password_policy", "rules": "too_short,common,same_as_login"}
+    assert [("password_change_refused", "juan", clock.now(), None, rules)] == trail(
+        service, len(service.audit_trail()) - 1
+    )
+
+
+def test_a_sign_in_with_the_ordinary_password_leaves_the_temporary_count(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """Each route keeps its own count: signing in with the ordinary password forgets its
+    own failures, not those of guesses at the temporary password."""
+    ready.request_recovery("juan")
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", "Abcd-Efgh-Jkmn")
+    ready.authenticate("juan", USER_PASSWORD)
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", "Abcd-Efgh-Jkmn")
+    assert "2" == ready.audit_trail("juan")[-1].detail["failures"]
 
 
 def test_a_refused_new_password_says_the_policys_limits(make_service: ServiceFactory) -> None:
     """The refusal of a new password carries the policy's limits into its sentence."""
     service = make_service(policy=pr.Policy(password_min_length=10, password_max_length=20))
     service.add_user("juan", USER_PASSWORD)
-    with pytest.raises(pr.PasswordPolicyViolation) as caught:
+    with pytest.raises(pr.PasswordPolicyViolation) as short:
         service.change_password("juan", USER_PASSWORD, "corta 1", "corta 1")
-    expected = pr.PasswordPolicyViolation(("too_short",), min_length=10, max_length=20)
-    assert expected.message("en") == caught.value.message("en")
+    with pytest.raises(pr.PasswordPolicyViolation) as long:
+        service.change_password("juan", USER_PASSWORD, "x" * 21, "x" * 21)
+    assert [
+        pr.PasswordPolicyViolation((reason,), min_length=10, max_length=20).message("en")
+        for reason in ("too_short", "too_long")
+    ] == [short.value.message("en"), long.value.message("en")]
 
 
 def test_changing_with_the_ordinary_password_checks_one_hash_and_makes_one(

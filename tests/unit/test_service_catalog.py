@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import attrs
 import pytest
 
 import pwrecovery as pr
+from pwrecovery._domain.mail import content_from_json
+from pwrecovery.records import UserRecord
 from tests.conftest import ServiceFactory
 from tests.helpers import (
     SMTP_PASSWORD,
@@ -300,11 +303,11 @@ def test_disabling_revokes_a_pending_temporary_password(
     ready.request_recovery("juan")
     temporary = temporary_password_in(mailer.outbox[-1])
     start, now = len(ready.audit_trail()), clock.now()
-    ready.disable_user("juan")
+    ready.disable_user("juan", origin="CAJA-01")
     ready.enable_user("juan")
     assert [
-        ("user_disabled", "juan", now, None, {}),
-        ("temporary_password_revoked", "juan", now, None, {"reason": "user_disabled"}),
+        ("user_disabled", "juan", now, "CAJA-01", {}),
+        ("temporary_password_revoked", "juan", now, "CAJA-01", {"reason": "user_disabled"}),
         ("user_enabled", "juan", now, None, {}),
     ] == trail(ready, start)
     with pytest.raises(pr.InvalidCredentials):
@@ -327,7 +330,12 @@ def test_set_supervisor_takes_only_a_bool(service: pr.RecoveryService, superviso
     is left as it was."""
     with pytest.raises(pr.InvalidConfiguration) as caught:
         service.set_supervisor("juan", supervisor)  # type: ignore[arg-type]
-    assert ("supervisor", False) == (caught.value.setting, service.get_user("juan").supervisor)
+    expected = pr.InvalidConfiguration("supervisor", "type", kind="bool").message("en")
+    assert ("supervisor", expected, False) == (
+        caught.value.setting,
+        caught.value.message("en"),
+        service.get_user("juan").supervisor,
+    )
 
 
 def test_a_locale_the_service_does_not_speak_is_refused_naming_those_it_does(
@@ -481,9 +489,11 @@ def test_a_queued_import_stores_each_code_still_to_be_made_with_its_mail(
     clock: pr.ManualClock,
 ) -> None:
     """mail="queued": nothing is mailed; the address not vouched for is pending with a code
-    the worker will make, and its mail waits in the outbox."""
+    the worker will make, and its mail to that address waits in the outbox; a user without
+    an address gets none."""
     sent = len(mailer.outbox)
-    importer.import_users(imported_rows(), mail="queued")
+    without = pr.ImportedUser(login="luis", password_hash=DJANGO.hash("Clave de luis 2026"))
+    importer.import_users([*imported_rows(), without], mail="queued")
     record = store.get_user("pedro")
     assert record is not None
     assert record.pending_verification is not None
@@ -499,6 +509,7 @@ def test_a_queued_import_stores_each_code_still_to_be_made_with_its_mail(
         message.purpose,
         message.credential_id,
     )
+    assert "pedro@empresa.mx" == content_from_json(message.payload)[0].to_address
 
 
 def test_an_import_with_bad_rows_names_every_one_and_imports_none(
@@ -668,3 +679,136 @@ def test_a_code_that_is_not_text_is_a_failed_try(
             catalog.confirm_recovery_email("juan", None)  # type: ignore[arg-type]
     catalog.confirm_recovery_email("juan", code)
     assert catalog.get_user("juan").recovery_email_verified is True
+
+
+def test_imported_users_are_dated_by_the_import(
+    importer: pr.RecoveryService, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """An imported user is created at the moment of the import (readiness tells legacy
+    hashes that have waited long apart by it)."""
+    now = clock.advance(days=3)
+    importer.import_users(imported_rows())
+    record = store.get_user("ana")
+    assert record is not None
+    assert now == record.created_at
+
+
+def test_an_import_follows_the_policys_office_domains(make_service: ServiceFactory) -> None:
+    """With allow_private_domains, an imported address on an office domain is accepted,
+    as set_recovery_email would accept it."""
+    service = make_service(
+        legacy_hashers=(pr.Pbkdf2Hasher(),), policy=pr.Policy(allow_private_domains=True)
+    )
+    row = pr.ImportedUser(
+        login="ana",
+        password_hash=DJANGO.hash("Clave de ana 2026"),
+        recovery_email="ana@servidor",
+        recovery_email_verified=True,
+    )
+    assert "ana@servidor" == service.import_users([row])[0].recovery_email
+
+
+def test_an_import_stands_when_a_code_cannot_be_mailed(
+    importer: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """The users are imported even when a verification code cannot go out: the failure is
+    audited, not raised, and the address is left for setting again."""
+    mailer.unreachable_hosts.add("smtp.empresa.mx")
+    users = importer.import_users(imported_rows())
+    assert (["ana", "pedro"], "delivery_failed") == (
+        [user.login for user in users],
+        importer.audit_trail("pedro")[-1].kind,
+    )
+
+
+class VanishesAfterFirstRead:
+    """An ``InMemoryStore`` on which another workstation removes juan right after the
+    service first reads him."""
+
+    def __init__(self, inner: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self._removed = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def get_user(self, key: str) -> UserRecord | None:
+        found = self._inner.get_user(key)
+        if found is not None and key == "juan" and not self._removed:
+            self._removed = True
+            self._inner.remove_user(key, expected_version=found.version)
+        return found
+
+
+@pytest.mark.parametrize("action", ["disable_user", "remove_user"])
+def test_a_user_removed_meanwhile_is_unknown_by_name(
+    make_service: ServiceFactory, service: pr.RecoveryService, store: pr.InMemoryStore, action: str
+) -> None:
+    """A catalog action on a user another workstation removes meanwhile is UnknownUser
+    naming the user."""
+    racing = make_service(store=VanishesAfterFirstRead(store))
+    with pytest.raises(pr.UnknownUser) as caught:
+        getattr(racing, action)("juan")
+    assert "juan" == caught.value.login
+
+
+class AlwaysChanged:
+    """An ``InMemoryStore`` on which another workstation changes a user before each of
+    the service's attempts to remove it."""
+
+    def __init__(self, inner: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self.tries = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def remove_user(
+        self, key: str, *, expected_version: int, events: Sequence[pr.AuditEvent] = ()
+    ) -> bool:
+        self.tries += 1
+        found = self._inner.get_user(key)
+        assert found is not None
+        self._inner.update_user(found, expected_version=found.version)
+        return self._inner.remove_user(key, expected_version=expected_version, events=events)
+
+
+def test_a_user_changed_under_every_removal_is_given_up_after_24_tries(
+    make_service: ServiceFactory, service: pr.RecoveryService, store: pr.InMemoryStore
+) -> None:
+    """remove_user tries 24 times against a user changed each time, then gives up
+    (UnknownUser naming the user); the user stays."""
+    racing = AlwaysChanged(store)
+    with pytest.raises(pr.UnknownUser) as caught:
+        make_service(store=racing).remove_user("juan")
+    assert (24, "juan", "juan") == (
+        racing.tries,
+        caught.value.login,
+        service.get_user("juan").login,
+    )
+
+
+def test_each_queued_code_has_its_own_id_and_its_mail_says_where_and_until_when(
+    make_service: ServiceFactory,
+    catalog: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """Without the key, each address set queues a code of its own (a newer one makes the
+    older mail obsolete), and its mail's content names the address and the code's expiry."""
+    keyless = make_service(secret_key=None)
+    keyless.set_recovery_email("juan", "juan@empresa.mx")
+    keyless.set_recovery_email("juan", "otro@empresa.mx")
+    record = store.get_user("juan")
+    assert record is not None
+    assert record.pending_verification is not None
+    first, second = sorted(store.due_messages(clock.now(), 10), key=lambda m: m.payload)
+    content, _ = content_from_json(second.payload)
+    assert (True, record.pending_verification.id) == (
+        first.credential_id != second.credential_id,
+        second.credential_id,
+    )
+    assert ("otro@empresa.mx", clock.now() + timedelta(hours=24)) == (
+        content.to_address,
+        content.expires_at,
+    )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from email.message import EmailMessage
 
+import attrs
 import pytest
 
 import pwrecovery as pr
+from pwrecovery._domain.mail import content_from_json
+from pwrecovery.records import UserRecord
 from tests.conftest import ServiceFactory
 from tests.helpers import (
     NEW_PASSWORD,
@@ -17,6 +22,8 @@ from tests.helpers import (
     text_of,
     verify_address,
 )
+
+NOW = pr.ManualClock().now()  # the instant every ManualClock starts at
 
 
 def recover(svc: pr.RecoveryService, mailer: pr.RecordingMailer, login: str = "juan") -> str:
@@ -514,3 +521,152 @@ def test_a_queued_recovery_is_audited_as_queued(
     assert [("temporary_password_issued", "juan", now, "CAJA-01", issued)] == trail(keyless, start)
     (message,) = store.due_messages(now, 10)
     assert ("juan", record.temporary.id) == (message.user_key, message.credential_id)
+
+
+def test_the_answer_speaks_the_services_language_and_the_hosts_words(
+    make_service: ServiceFactory, ready: pr.RecoveryService
+) -> None:
+    """The sentence of a recovery's answer is in the service's language, with the host's
+    own words where it gave them."""
+    words = {"en": {"success.recovery_sent": "Sent to {address}."}}
+    english = make_service(locale="en", translations=words)
+    assert "Sent to j***@empresa.mx." == english.request_recovery("juan").message()
+
+
+@pytest.mark.parametrize("login", ["nadie", "Nadie Más"])
+def test_unknown_user_names_the_login_typed(ready: pr.RecoveryService, login: str) -> None:
+    """UnknownUser names the login as it was typed (detailed mode)."""
+    with pytest.raises(pr.UnknownUser) as caught:
+        ready.request_recovery(login)
+    assert login == caught.value.login
+
+
+class ChangedOnSecondRead:
+    """An ``InMemoryStore`` on which another workstation changes juan (``change``, or
+    removes him with None) right after the service's first read of him: between the
+    request's checks and the conditional write that counts it."""
+
+    def __init__(
+        self, inner: pr.InMemoryStore, change: Callable[[UserRecord], UserRecord] | None
+    ) -> None:
+        self._inner = inner
+        self._change = change
+        self._reads = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def get_user(self, key: str) -> UserRecord | None:
+        found = self._inner.get_user(key)
+        self._reads += key == "juan"
+        if self._reads == 1 and found is not None:
+            if self._change is None:
+                self._inner.remove_user(key, expected_version=found.version)
+            else:
+                self._inner.update_user(self._change(found), expected_version=found.version)
+        return found
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (lambda u: attrs.evolve(u, disabled=True), pr.AccountDisabled),
+        (lambda u: attrs.evolve(u, recovery_requests=(NOW,) * 3), pr.RateLimited),
+        (None, pr.UnknownUser),
+    ],
+    ids=["disabled", "rate-limited", "removed"],
+)
+def test_a_request_is_checked_again_on_the_record_it_counts_on(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+    change: Callable[[UserRecord], UserRecord] | None,
+    refusal: type[pr.PwRecoveryError],
+) -> None:
+    """A user disabled, out of requests or removed by another workstation while a request
+    was being checked gets that refusal, not a mail; a removed user's is UnknownUser
+    naming the login."""
+    service = make_service(store=ChangedOnSecondRead(store, change))
+    sent = len(mailer.outbox)
+    with pytest.raises(refusal) as caught:
+        service.request_recovery("juan")
+    assert sent == len(mailer.outbox)
+    if refusal is pr.UnknownUser:
+        assert "juan" == caught.value.login
+
+
+def test_in_uniform_mode_a_request_refused_on_the_fresh_record_answers_as_any_other(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+) -> None:
+    """In uniform mode a request refused on the fresh record gets the generic answer."""
+    racing = ChangedOnSecondRead(store, lambda u: attrs.evolve(u, disabled=True))
+    policy = pr.Policy(disclosure="uniform", uniform_response_time=timedelta(0))
+    answer = make_service(store=racing, policy=policy).request_recovery("juan")
+    assert ("***@***", 0) == (answer.masked_address, len(mailer.outbox))
+
+
+class RemovesOnSend:
+    """A ``Mailer`` that removes the recipient's user from the store while sending (another
+    workstation removing the user as the mail goes out), then sends."""
+
+    def __init__(self, inner: pr.RecordingMailer, store: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def send(self, settings: pr.SenderSettings, password: str, message: EmailMessage) -> None:
+        found = self._store.get_user("juan")
+        if found is not None:
+            self._store.remove_user("juan", expected_version=found.version)
+        self._inner.send(settings, password, message)
+
+
+def test_a_mail_sent_to_a_user_removed_meanwhile_is_still_audited(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+) -> None:
+    """When the user is removed while the recovery mail goes out, the mail sent is still
+    recorded in the audit trail."""
+    service = make_service(mailer=RemovesOnSend(mailer, store))
+    service.request_recovery("juan")
+    assert "mail_sent" == service.audit_trail()[-1].kind
+
+
+def test_a_queued_recovery_mail_says_until_when(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """The queued mail's content carries the address and the temporary password's expiry,
+    for the worker to write them."""
+    make_service(secret_key=None).request_recovery("juan")
+    (message,) = store.due_messages(clock.now(), 10)
+    content, _ = content_from_json(message.payload)
+    assert ("juan@empresa.mx", clock.now() + timedelta(days=7)) == (
+        content.to_address,
+        content.expires_at,
+    )
+
+
+def test_a_uniform_refusal_is_audited_with_its_origin(
+    make_service: ServiceFactory, ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """In uniform mode too, the refusal is audited with the workstation it came from."""
+    policy = pr.Policy(disclosure="uniform", uniform_response_time=timedelta(0))
+    uniform = make_service(policy=policy)
+    uniform.request_recovery("nadie", origin="CAJA-09")
+    event = uniform.audit_trail()[-1]
+    assert ("recovery_refused", "CAJA-09", {"reason": "unknown_user"}) == (
+        event.kind,
+        event.origin,
+        dict(event.detail),
+    )

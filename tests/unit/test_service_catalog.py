@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import attrs
@@ -740,7 +740,14 @@ class VanishesAfterFirstRead:
         return found
 
 
-@pytest.mark.parametrize("action", ["disable_user", "remove_user"])
+ACTIONS: dict[str, Callable[[pr.RecoveryService], object]] = {
+    "disable_user": lambda svc: svc.disable_user("juan"),
+    "remove_user": lambda svc: svc.remove_user("juan"),
+    "confirm_recovery_email": lambda svc: svc.confirm_recovery_email("juan", "12345678"),
+}
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_a_user_removed_meanwhile_is_unknown_by_name(
     make_service: ServiceFactory, service: pr.RecoveryService, store: pr.InMemoryStore, action: str
 ) -> None:
@@ -748,7 +755,7 @@ def test_a_user_removed_meanwhile_is_unknown_by_name(
     naming the user."""
     racing = make_service(store=VanishesAfterFirstRead(store))
     with pytest.raises(pr.UnknownUser) as caught:
-        getattr(racing, action)("juan")
+        ACTIONS[action](racing)
     assert "juan" == caught.value.login
 
 
@@ -812,3 +819,14 @@ def test_each_queued_code_has_its_own_id_and_its_mail_says_where_and_until_when(
         content.to_address,
         content.expires_at,
     )
+
+
+def test_an_office_address_follows_the_policy(
+    make_service: ServiceFactory, catalog: pr.RecoveryService, mailer: pr.RecordingMailer
+) -> None:
+    """An address on an office domain (one label) is refused by default and accepted with
+    allow_private_domains."""
+    with pytest.raises(pr.InvalidEmailAddress):
+        catalog.set_recovery_email("juan", "juan@servidor")
+    office = make_service(policy=pr.Policy(allow_private_domains=True))
+    assert "juan@servidor" == office.set_recovery_email("juan", "juan@servidor")

@@ -670,3 +670,21 @@ def test_a_uniform_refusal_is_audited_with_its_origin(
         event.origin,
         dict(event.detail),
     )
+
+
+@pytest.mark.parametrize("keyless", [True, False], ids=["keyless", "delivery-queued"])
+def test_a_queued_request_is_not_held_by_the_senders_budget(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+    keyless: bool,
+) -> None:
+    """A queued request logs in nowhere now, so a spent SMTP budget does not refuse it:
+    the worker meets the budget when it sends."""
+    options: dict[str, object] = {"policy": pr.Policy(smtp_logins_per_minute=1)}
+    if keyless:
+        options["secret_key"] = None
+    busy = make_service(**options)  # the budget is spent by `ready`
+    busy.request_recovery("juan", delivery="queued")
+    assert 1 == len(store.due_messages(clock.now(), 10))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
+from typing import TypeVar
 
 import attrs
+from hypothesis import strategies as st
 
 import pwrecovery as pr
 from pwrecovery._secret import Secret
@@ -19,8 +21,11 @@ from pwrecovery.testing import (
     verification_code_in,
 )
 
+T = TypeVar("T")
+
 __all__ = [
     "cheap_hasher",
+    "half_and_half",
     "html_of",
     "race_to_change",
     "resave",
@@ -102,3 +107,13 @@ def html_of(message: EmailMessage) -> str:
     body = message.get_body(("html",))
     assert body is not None
     return str(body.get_content())
+
+
+def half_and_half(
+    first: st.SearchStrategy[T], second: st.SearchStrategy[T]
+) -> st.SearchStrategy[T]:
+    """``first`` in about half the examples and ``second`` in the others, so that a property
+    drawn from it meets both its sides often. (``st.one_of`` shares the examples among its
+    branches and takes a nested ``one_of``'s branches as its own: ``one_of(a, one_of(b, c))``
+    gives ``a`` a third.)"""
+    return st.booleans().flatmap(lambda second_one: second if second_one else first)

@@ -180,7 +180,8 @@ def test_check_host_accepts_names_and_addresses(host: str) -> None:
     ],
 )
 def test_check_host_refuses_empty_whitespace_and_control(host: object) -> None:
-    """An empty host, or one with whitespace or control characters, is refused."""
+    """An empty host, or one with whitespace or control characters, is refused: the error
+    names the setting and the rule (a host name)."""
     with pytest.raises(pr.InvalidConfiguration) as caught:
         check_host(host)
-    assert "host" == caught.value.setting
+    assert ("host", "hostname") == (caught.value.setting, caught.value.rule)

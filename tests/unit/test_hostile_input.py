@@ -6,6 +6,11 @@ also once it is serialised as ``smtplib`` sends it and parsed back.
 
 Each example runs on fresh in-memory adapters built through the ``make_service``
 factory, so no state is carried from one example to the next.
+
+A property with a refusing and an accepting side draws its inputs with ``spoiled``: every
+input ordinary in about half the examples, at least one hostile in the others, so that
+both sides are reached often (``event`` records which; ``pytest
+--hypothesis-show-statistics`` shows the shares).
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ import unicodedata
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import email_validator
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import pwrecovery as pr
@@ -35,6 +40,7 @@ from tests.helpers import (
 )
 
 ServiceFactory = Callable[..., pr.RecoveryService]
+T = TypeVar("T")
 
 # make_service is a pure factory: every example passes it a fresh store, mailer and
 # clock, so reusing the fixture across examples shares no state (only the secret key).
@@ -194,6 +200,93 @@ ADDRESSES = st.one_of(
 JUAN_SPELLINGS = ["juan", "JUAN", "Juan", "ｊｕａｎ", "ＪＵＡＮ", " juan ", "juan\n"]
 SUPPORTED_PASSWORD = "Tortuga verde 2026"  # passes every password rule
 
+# -- ordinary input: what the service accepts, with its awkward corners -----------
+
+# Logins of letters, digits, dots, dashes and underscores (none of them "juan").
+ORDINARY_LOGINS = st.one_of(
+    st.sampled_from(["ana", "Straße", "José", "ｐｅｐｅ", "maría.lópez", "user_01", "Ⅻ"]),
+    st.from_regex(r"[A-Za-zñáéíóú][A-Za-z0-9ñáéíóú._-]{0,30}", fullmatch=True).filter(
+        lambda login: login.casefold() != "juan"
+    ),
+)
+# Passwords that pass every rule: a first word of five letters or more (so never the
+# temporary form, whose groups have four), spaces, digits; or full-width spellings.
+ORDINARY_PASSWORDS = st.one_of(
+    st.sampled_from([SUPPORTED_PASSWORD, "Ｔｏｒｔｕｇａ ｖｅｒｄｅ ２０２６", "ﬁesta de ﬁn 2026"]),
+    st.from_regex(r"[A-Za-zñáé]{5,12} [a-zñáé ]{3,20} [0-9]{1,6}", fullmatch=True),
+)
+# Display names with the pieces of addresses in them (quotes, commas, brackets, "Bcc: ")
+# and NFKC's corners, yet nothing a header refuses: no control character, no "=?", and at
+# most 128 characters after NFKC (seven letters of up to 18 each, or six pieces).
+SAFE_NAME_PIECES = [
+    *(piece for piece in ADDRESS_PIECES if piece),
+    *NFKC_EDGES,
+    "Juan",
+    "Pérez",
+    "Contabilidad",
+]
+ORDINARY_NAMES = st.one_of(
+    st.lists(st.sampled_from(SAFE_NAME_PIECES), max_size=6).map("".join),
+    st.text(alphabet=st.characters(categories=["L", "M", "N", "Zs"]), max_size=7),
+)
+LOCAL_PARTS = st.from_regex(r"[A-Za-z0-9+_-]{1,12}(\.[A-Za-z0-9+_-]{1,12}){0,2}", fullmatch=True)
+ORDINARY_ADDRESSES = st.one_of(
+    st.sampled_from(
+        [
+            "juan@empresa.mx",  # the address juan already has
+            "JUAN@EMPRESA.MX",
+            "josé@ñandú.mx",
+            "ｊｕａｎ@ｅｍｐｒｅｓａ.ｍｘ",
+            "a" * 64 + "@x.mx",
+            "a@" + ("b" * 63 + ".") * 3 + "mx",
+            "ß@straße.de",
+            "ı@x.mx",
+            "ﬁ@x.mx",
+        ]
+    ),
+    st.builds(
+        "{}@{}.{}".format,
+        LOCAL_PARTS,
+        st.one_of(st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True), st.just("ñandú")),
+        st.sampled_from(["mx", "com", "org", "com.mx"]),
+    ),
+)
+ORDINARY_HOSTS = st.sampled_from(["smtp.empresa.mx", "smtp.x.mx", "127.0.0.1", "[::1]", "ñandú.mx"])
+ORDINARY_USERNAMES = st.sampled_from(["envios@empresa.mx", "otro@empresa.mx", "josé@ñandú.mx"])
+# Security that sends credentials anywhere (NONE goes only to loopback addresses).
+ORDINARY_SECURITIES = st.sampled_from([pr.Security.SSL, pr.Security.STARTTLS, "ssl", "starttls"])
+
+
+def inputs(
+    side: str, **fields: tuple[st.SearchStrategy[object], st.SearchStrategy[object]]
+) -> st.SearchStrategy[dict[str, object]]:
+    """Keyword inputs, each field given as (ordinary, hostile). On the ordinary side every
+    field is ordinary; on the hostile side at least one is hostile and the others are
+    ordinary, so that each refusal is met next to otherwise valid input."""
+    names = sorted(fields)
+
+    @st.composite
+    def draw_inputs(draw: st.DrawFn) -> dict[str, object]:
+        hostile: frozenset[str] = frozenset()
+        if side == "hostile":
+            hostile = draw(st.frozensets(st.sampled_from(names), min_size=1))
+        return {name: draw(fields[name][1 if name in hostile else 0]) for name in names}
+
+    return draw_inputs()
+
+
+def either(
+    side: str, ordinary: st.SearchStrategy[T], hostile: st.SearchStrategy[T]
+) -> st.SearchStrategy[T]:
+    return ordinary if side == "ordinary" else hostile
+
+
+# A property with an accepting and a refusing side runs once on each: its examples are
+# drawn (with st.data()) from ordinary input, then from hostile input. One strategy mixing
+# both would leave the shares to chance: Hypothesis concentrates its examples unevenly.
+SIDES = pytest.mark.parametrize("side", ["ordinary", "hostile"])
+EACH_SIDE = settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
 # -- a fresh service per example -------------------------------------------------
 
 
@@ -305,43 +398,64 @@ ADD_USER_ERRORS = (
 UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
-@SERVICE_LEVEL
-@given(
-    login=st.one_of(st.sampled_from([*JUAN_SPELLINGS, "ana", "Straße"]), HOSTILE),
-    password=st.one_of(st.just(SUPPORTED_PASSWORD), HOSTILE),
-    display_name=HOSTILE,
-)
-@example(login="ana", password="", display_name="")
-@example(login="ana", password="a" * 10_000, display_name="")
-@example(login="a" * 10_000, password=SUPPORTED_PASSWORD, display_name="")
-@example(login="ana", password=SUPPORTED_PASSWORD, display_name="Ana\r\nBcc: x@y.mx")
-@example(login="ana", password=SUPPORTED_PASSWORD, display_name="=?utf-8?q?a=0Ab?=")
-def test_add_user_succeeds_or_refuses_without_writing(
-    make_service: ServiceFactory, login: str, password: str, display_name: str
-) -> None:
-    """add_user returns a User or raises a catalog error, and a refusal stores nothing."""
+def add_user_outcome(make_service: ServiceFactory, drawn: dict[str, str]) -> str:
+    """add_user's answer to ``drawn``, after checking what a success or a refusal leaves."""
     world = fresh_with_juan(make_service)
     before = world.store.list_users()
     try:
-        user = world.service.add_user(login, password, display_name=display_name)
-    except ADD_USER_ERRORS:
+        user = world.service.add_user(**drawn)
+    except ADD_USER_ERRORS as error:
         assert before == world.store.list_users()
-        return
+        return f"refused: {error.code}"
     assert isinstance(user, pr.User)
     assert len(before) + 1 == len(world.store.list_users())
     assert user == world.service.get_user(user.login)
     assert set() == {unicodedata.category(ch) for ch in user.login} & UNPRINTABLE
+    return "accepted"
 
 
-@SERVICE_LEVEL
-@given(address=ADDRESSES)
-@example(address="josé@ñandú.mx")
-@example(address="a@x.mx\r\nBcc: c@z.mx")
-@example(address="juan@empresa.mx")
-def test_set_recovery_email_mails_one_recipient_or_changes_nothing(
-    make_service: ServiceFactory, address: str
+@EACH_SIDE
+@SIDES
+@given(data=st.data())
+def test_add_user_succeeds_or_refuses_without_writing(
+    make_service: ServiceFactory, side: str, data: st.DataObject
 ) -> None:
-    """set_recovery_email mails the normalised address alone, or refuses and changes nothing."""
+    """add_user returns a User or raises a catalog error, and a refusal stores nothing."""
+    drawn = data.draw(
+        inputs(
+            side,
+            login=(ORDINARY_LOGINS, st.one_of(st.sampled_from(JUAN_SPELLINGS), HOSTILE)),
+            password=(ORDINARY_PASSWORDS, HOSTILE),
+            display_name=(ORDINARY_NAMES, HOSTILE),
+        ),
+        label="add_user",
+    )
+    event(add_user_outcome(make_service, drawn))
+
+
+@pytest.mark.parametrize(
+    ("login", "password", "display_name", "expected"),
+    [
+        ("ana", "", "", "refused: password_policy"),
+        ("ana", "a" * 10_000, "", "refused: password_policy"),
+        ("a" * 10_000, SUPPORTED_PASSWORD, "", "refused: invalid_login"),
+        ("ana", SUPPORTED_PASSWORD, "Ana\r\nBcc: x@y.mx", "refused: invalid_header_value"),
+        ("ana", SUPPORTED_PASSWORD, "=?utf-8?q?a=0Ab?=", "refused: invalid_header_value"),
+        ("ana", SUPPORTED_PASSWORD, "Ana <ana@x.mx>, Bcc: b@y.mx", "accepted"),
+    ],
+)
+def test_add_user_answers_these_inputs(
+    make_service: ServiceFactory, login: str, password: str, display_name: str, expected: str
+) -> None:
+    """Empty and 10,000-character passwords, a 10,000-character login, a line break or an
+    encoded word in the display name are refused without writing; address-like text in a
+    display name is only a name."""
+    drawn = {"login": login, "password": password, "display_name": display_name}
+    assert expected == add_user_outcome(make_service, drawn)
+
+
+def set_address_outcome(make_service: ServiceFactory, address: str) -> str:
+    """set_recovery_email's answer for juan, after checking what it mailed or left alone."""
     world = fresh_ready(make_service)
     before = world.store.get_user("juan")
     try:
@@ -349,84 +463,163 @@ def test_set_recovery_email_mails_one_recipient_or_changes_nothing(
     except pr.InvalidEmailAddress:
         assert before == world.store.get_user("juan")
         assert [] == world.mailer.outbox
-        return
+        return "refused"
     outbox = world.mailer.outbox
     assert_one_recipient_each(outbox)
     if normalized == "juan@empresa.mx":  # the address already verified: nothing happens
         assert [] == outbox
-        return
+        return "accepted: already verified"
     # The code goes to the new address; the old verified one may hear of the change after it.
     verification = [m for m in outbox if m["X-PwRecovery-Purpose"] == "email-verification"]
     assert 1 == len(verification)
     assert [canonical(normalized)] == recipients(verification[0])
     assert [canonical(normalized)] == wire_recipients(verification[0])
     assert normalized == world.service.get_user("juan").recovery_email
+    return "accepted"
 
 
-@SERVICE_LEVEL
-@given(
-    display_name=st.one_of(
-        HOSTILE,
-        st.builds(
-            _encoded_word,
-            st.lists(st.sampled_from(ADDRESS_PIECES), min_size=1, max_size=5).map("".join),
-            st.booleans(),
-        ),
-    )
-)
-@example(display_name="=?utf-8?b?YUBiLm14LCBjQGQubXg=?=")  # "a@b.mx, c@d.mx"
-@example(display_name="=?utf-8?q?=40?=")  # "@"
-@example(display_name="=?utf-8?q?=3D=3Futf=2D8=3Fq=3Fa=3D0Ab=3F=3D?=")  # "=?utf-8?q?a=0Ab?="
-@example(display_name="Juan \ud800")
-def test_a_display_name_never_adds_a_recipient(
-    make_service: ServiceFactory, display_name: str
+@EACH_SIDE
+@SIDES
+@given(data=st.data())
+def test_set_recovery_email_mails_one_recipient_or_changes_nothing(
+    make_service: ServiceFactory, side: str, data: st.DataObject
 ) -> None:
-    """A display name add_user accepts never adds or hides a recipient, even once serialised."""
+    """set_recovery_email mails the normalised address alone, or refuses and changes nothing."""
+    address = data.draw(either(side, ORDINARY_ADDRESSES, ADDRESSES), label="address")
+    event(set_address_outcome(make_service, address))
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("josé@ñandú.mx", "accepted"),
+        ("a@x.mx\r\nBcc: c@z.mx", "refused"),
+        ("juan@empresa.mx", "accepted: already verified"),
+        ("JUAN@empresa.mx", "accepted"),  # the local part keeps its case: another mailbox
+    ],
+)
+def test_set_recovery_email_answers_these_addresses(
+    make_service: ServiceFactory, address: str, expected: str
+) -> None:
+    """An internationalised address gets its code, a header injection is refused, the
+    address already verified changes nothing."""
+    assert expected == set_address_outcome(make_service, address)
+
+
+def display_name_outcome(make_service: ServiceFactory, display_name: str) -> str:
+    """Whether add_user took the name, after checking the mail to that user."""
     world = fresh_ready(make_service)
     try:
         world.service.add_user("pepe", SUPPORTED_PASSWORD, display_name=display_name)
     except pr.InvalidHeaderValue:
-        return
+        return "refused"
     world.service.set_recovery_email("pepe", "pepe@empresa.mx")
     message = world.mailer.outbox[-1]
     assert ["pepe@empresa.mx"] == recipients(message)
     assert ["pepe@empresa.mx"] == wire_recipients(message)
     assert_headers_clean(message)
+    return "accepted"
+
+
+HOSTILE_NAMES = st.one_of(
+    HOSTILE,
+    st.builds(
+        _encoded_word,
+        st.lists(st.sampled_from(ADDRESS_PIECES), min_size=1, max_size=5).map("".join),
+        st.booleans(),
+    ),
+)
+
+
+@EACH_SIDE
+@SIDES
+@given(data=st.data())
+def test_a_display_name_never_adds_a_recipient(
+    make_service: ServiceFactory, side: str, data: st.DataObject
+) -> None:
+    """A display name add_user accepts never adds or hides a recipient, even once serialised."""
+    name = data.draw(either(side, ORDINARY_NAMES, HOSTILE_NAMES), label="display_name")
+    event(display_name_outcome(make_service, name))
+
+
+@pytest.mark.parametrize(
+    ("display_name", "expected"),
+    [
+        ("=?utf-8?b?YUBiLm14LCBjQGQubXg=?=", "refused"),  # "a@b.mx, c@d.mx"
+        ("=?utf-8?q?=40?=", "refused"),  # "@"
+        ("=?utf-8?q?=3D=3Futf=2D8=3Fq=3Fa=3D0Ab=3F=3D?=", "refused"),  # "=?utf-8?q?a=0Ab?="
+        ("Juan \ud800", "refused"),
+        ('"Juan" <x@y.mx>, z@w.mx', "accepted"),
+    ],
+)
+def test_these_display_names_add_no_recipient(
+    make_service: ServiceFactory, display_name: str, expected: str
+) -> None:
+    """Encoded words (whatever they decode to) and lone surrogates are refused; quotes,
+    brackets and commas stay inside the name."""
+    assert expected == display_name_outcome(make_service, display_name)
 
 
 # -- login window and password change --------------------------------------------
 
 
-@SERVICE_LEVEL
-@given(
-    login=st.one_of(st.sampled_from(JUAN_SPELLINGS), HOSTILE),
-    password=st.one_of(st.just(USER_PASSWORD), HOSTILE),
-    new=st.one_of(st.just(SUPPORTED_PASSWORD), HOSTILE),
-    confirmation=st.one_of(st.none(), HOSTILE),
-)
+JUAN = st.sampled_from(JUAN_SPELLINGS)
+
+
+@EACH_SIDE
+@SIDES
+@given(data=st.data(), origin=st.one_of(st.none(), HOSTILE))
 def test_sign_in_change_and_recovery_raise_only_library_errors(
-    make_service: ServiceFactory, login: str, password: str, new: str, confirmation: str | None
+    make_service: ServiceFactory, side: str, data: st.DataObject, origin: str | None
 ) -> None:
     """Sign-in, change and recovery raise only PwRecoveryError, refuse without writing, mail one."""
+    sign_in = data.draw(
+        inputs(side, login=(JUAN, HOSTILE), password=(st.just(USER_PASSWORD), HOSTILE)),
+        label="sign-in",
+    )
+    change = data.draw(
+        inputs(
+            side,
+            login=(JUAN, HOSTILE),
+            current=(st.just(USER_PASSWORD), HOSTILE),
+            new=(ORDINARY_PASSWORDS, HOSTILE),
+            confirmation=(st.none(), HOSTILE),  # None: the new password typed again
+        ),
+        label="change",
+    )
+    recovery = data.draw(either(side, JUAN, HOSTILE), label="recovery login")
     world = fresh_ready(make_service)
     svc, store = world.service, world.store
 
     before = secret_state(store, "juan")
     try:
-        svc.authenticate(login, password)
+        svc.authenticate(sign_in["login"], sign_in["password"], origin=origin)
+        event("sign-in accepted")
     except pr.PwRecoveryError:
+        event("sign-in refused")
         assert before == secret_state(store, "juan")
 
     before = secret_state(store, "juan")
+    new, confirmation = change["new"], change["confirmation"]
     try:
-        svc.change_password(login, password, new, new if confirmation is None else confirmation)
+        svc.change_password(
+            change["login"],
+            change["current"],
+            new,
+            new if confirmation is None else confirmation,
+            origin=origin,
+        )
+        event("change accepted")
     except pr.PwRecoveryError:
+        event("change refused")
         assert before == secret_state(store, "juan")
 
     users = store.list_users()
     try:
-        svc.request_recovery(login, origin=password)
+        svc.request_recovery(recovery, origin=origin)
+        event("recovery accepted")
     except pr.PwRecoveryError:
+        event("recovery refused")
         assert users == store.list_users()
 
     assert_one_recipient_each(world.mailer.outbox)
@@ -626,65 +819,58 @@ FROM_ADDRESSES = st.one_of(
 )
 
 
-@settings(max_examples=300)
-@given(
-    host=HOSTS,
-    port=PORTS,
-    security=SECURITIES,
-    username=USERNAMES,
-    from_address=FROM_ADDRESSES,
-    display_name=st.one_of(HOSTILE, st.none()),
-)
+ORDINARY_PORTS = st.one_of(st.sampled_from([25, 465, 587, 2525]), st.integers(1, 65_535))
+SETTINGS = {
+    "host": (ORDINARY_HOSTS, HOSTS),
+    "port": (ORDINARY_PORTS, PORTS),
+    "security": (ORDINARY_SECURITIES, SECURITIES),
+    "username": (ORDINARY_USERNAMES, USERNAMES),
+    "from_address": (st.one_of(ORDINARY_USERNAMES, ORDINARY_ADDRESSES), FROM_ADDRESSES),
+    "display_name": (ORDINARY_NAMES, st.one_of(HOSTILE, st.none())),
+}
+
+
+@settings(max_examples=150)
+@SIDES
+@given(data=st.data())
 def test_sender_settings_build_or_refuse_with_library_errors(
-    host: str, port: int, security: str, username: str, from_address: str, display_name: str
+    side: str, data: st.DataObject
 ) -> None:
     """SenderSettings builds header-safe values or raises one of its three library errors."""
+    fields = data.draw(inputs(side, **SETTINGS), label="settings")
     try:
-        built = pr.SenderSettings(
-            host=host,
-            port=port,
-            security=security,
-            username=username,
-            from_address=from_address,
-            display_name=display_name,
-        )
-    except SETTINGS_ERRORS:
+        built = pr.SenderSettings(**fields)  # type: ignore[arg-type]
+    except SETTINGS_ERRORS as error:
+        event(f"refused: {type(error).__name__}")
         return
+    event("built")
     assert isinstance(built.security, pr.Security)
     for value in (built.host, built.username, built.from_address, built.display_name):
         assert [] == [ch for ch in FORBIDDEN_IN_HEADERS if ch in value]
 
 
-# Keyword overrides of tests.helpers.sender_settings: each value hostile or ordinary.
-SENDER_FIELDS = st.fixed_dictionaries(
-    {},
-    optional={
-        "host": HOSTS,
-        "port": st.one_of(st.sampled_from([25, 465, 587, 2525]), PORTS),
-        "security": st.sampled_from(pr.Security),
-        "username": USERNAMES,
-        "from_address": FROM_ADDRESSES,
-        "display_name": HOSTILE,
-    },
+# Passwords an SMTP login cannot carry (NUL separates AUTH PLAIN's fields, a lone
+# surrogate has no UTF-8), blank ones, and any other text.
+HOSTILE_SMTP_PASSWORDS = st.one_of(
+    st.builds("{}{}{}".format, HOSTILE, st.sampled_from(["\x00", "\ud800", "\udfff"]), HOSTILE),
+    st.sampled_from(["", " ", "\t"]),
+    HOSTILE,
 )
-NON_BLANK = HOSTILE.filter(lambda s: bool(s.strip()))
+SENDER_INPUTS = {
+    **SETTINGS,
+    "password": (st.one_of(st.just(SMTP_PASSWORD), ORDINARY_PASSWORDS), HOSTILE_SMTP_PASSWORDS),
+}
 
 
-@SERVICE_LEVEL
-@given(fields=SENDER_FIELDS, password=st.one_of(st.just(SMTP_PASSWORD), NON_BLANK))
-@example(fields={"display_name": "=?utf-8?b?YUBiLm14LCBjQGQubXg=?="}, password=SMTP_PASSWORD)
-@example(fields={"display_name": "x" * 998}, password=SMTP_PASSWORD)
-@example(fields={"display_name": "Contabilidad \ud800"}, password=SMTP_PASSWORD)
-@example(fields={"username": "otro@empresa.mx"}, password="clave\ud800")
-@example(fields={"from_address": "josé@ñandú.mx"}, password=SMTP_PASSWORD)
-def test_a_configured_sender_sends_clean_single_recipient_mail(
-    make_service: ServiceFactory, fields: dict[str, object], password: str
-) -> None:
-    """A sender that configure_sender saves sends clean one-recipient mail; a refusal saves none."""
+def configured_sender_outcome(make_service: ServiceFactory, fields: dict[str, object]) -> str:
+    """What becomes of a sender configured with ``fields`` (keyword overrides of
+    tests.helpers.sender_settings, and the password), after checking its mail."""
+    fields = dict(fields)
+    password = fields.pop("password")
     try:
         settings_ = sender_settings(**fields)
     except SETTINGS_ERRORS:
-        return
+        return "settings refused"
     world = fresh_ready(make_service)
     world.clock.advance(seconds=1)  # the new supervisor sender is the most recently verified
     before = world.store.list_senders()
@@ -692,7 +878,7 @@ def test_a_configured_sender_sends_clean_single_recipient_mail(
         world.service.configure_sender("SUPERVISOR", settings_, password)
     except pr.PwRecoveryError:
         assert before == world.store.list_senders()
-        return
+        return "sender refused"
     world.service.request_recovery("juan")
     assert [settings_] == world.mailer.sent_through
     message = world.mailer.outbox[-1]
@@ -701,6 +887,45 @@ def test_a_configured_sender_sends_clean_single_recipient_mail(
     assert_headers_clean(message)
     wire_from = getaddresses([str(v) for v in on_the_wire(message).get_all("From", [])])
     assert [canonical(settings_.from_address)] == [canonical(a) for _, a in wire_from]
+    return "mail sent"
+
+
+@EACH_SIDE
+@pytest.mark.parametrize("side", ["ordinary", "hostile", "hostile password"])
+@given(data=st.data())
+def test_a_configured_sender_sends_clean_single_recipient_mail(
+    make_service: ServiceFactory, side: str, data: st.DataObject
+) -> None:
+    """A sender that configure_sender saves sends clean one-recipient mail; a refusal saves none."""
+    # "hostile password": settings that build, so that configure_sender itself is tried.
+    fields = data.draw(
+        inputs("ordinary", **SETTINGS, password=(HOSTILE_SMTP_PASSWORDS,) * 2)
+        if side == "hostile password"
+        else inputs(side, **SENDER_INPUTS),
+        label="sender",
+    )
+    event(configured_sender_outcome(make_service, fields))
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"display_name": "=?utf-8?b?YUBiLm14LCBjQGQubXg=?="}, "settings refused"),
+        ({"display_name": "x" * 998}, "settings refused"),
+        ({"display_name": "Contabilidad \ud800"}, "settings refused"),
+        ({"username": "otro@empresa.mx", "password": "clave\ud800"}, "sender refused"),
+        ({"username": "otro@empresa.mx", "password": "   "}, "sender refused"),
+        ({"from_address": "josé@ñandú.mx"}, "mail sent"),
+    ],
+)
+def test_these_senders_are_refused_or_send_clean_mail(
+    make_service: ServiceFactory, fields: dict[str, object], expected: str
+) -> None:
+    """Encoded words, 998 characters or a lone surrogate in the display name are refused
+    before the service sees them; a password no SMTP login can carry, or a blank one, is
+    refused and saves nothing; an internationalised From address sends clean mail."""
+    drawn = {"password": SMTP_PASSWORD, **fields}
+    assert expected == configured_sender_outcome(make_service, drawn)
 
 
 @pytest.mark.parametrize("display_name", ["x" * 998, "é" * 400])

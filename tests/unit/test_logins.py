@@ -27,6 +27,7 @@ from pwrecovery._domain.logins import (
     normalize_login,
     printable_identifier,
 )
+from tests.helpers import half_and_half
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
@@ -66,13 +67,29 @@ def test_key_ignores_ascii_case(login: str) -> None:
     assert login_key(login.lower()) == login_key(login.upper())
 
 
-@given(login=st.text(min_size=1, max_size=64))
+# Logins as people type them: letters, digits, marks, punctuation and spaces, short.
+TYPED = st.text(
+    alphabet=st.characters(categories=["L", "M", "N", "P", "Zs"]), min_size=1, max_size=20
+).filter(lambda login: bool(login.strip()))
+
+
+# Text a login cannot be half the time: over 64 characters, blank, or unprintable.
+UNTYPABLE = st.one_of(
+    st.text(min_size=65, max_size=80),
+    st.text(alphabet=st.characters(categories=["Cc", "Cf", "Zs", "Zl"]), max_size=8),
+    st.text(max_size=80),
+)
+
+
+@given(login=half_and_half(TYPED, UNTYPABLE))
 def test_normalisation_is_idempotent(login: str) -> None:
     """A stored login normalises to itself and keeps its key, for any accepted login."""
     try:
         stored = normalize_login(login)
     except pr.InvalidLogin:
+        event("refused")
         return
+    event("accepted")
     assert stored == normalize_login(stored)
     assert login_key(login) == login_key(stored)
 
@@ -195,6 +212,23 @@ def test_another_key_gives_another_fingerprint() -> None:
     assert fingerprint(KEY, "juan") != fingerprint(OTHER_KEY, "juan")
 
 
+@pytest.mark.parametrize("login", ["ju\nan", "", "   ", "x" * 300, "\x00", None, 42])
+def test_a_malformed_logins_fingerprint_is_the_keyed_hash_of_its_printable_form(
+    login: object,
+) -> None:
+    """A login that cannot be one is fingerprinted as the keyed HMAC-SHA256 of NUL and the
+    casefold of its printable form: a fixed derivation, apart from every valid key (none
+    starts with NUL)."""
+    text = "\x00" + printable_identifier(login).casefold()
+    expected = "#" + hmac.new(KEY, text.encode(), hashlib.sha256).hexdigest()[:16]
+    assert expected == fingerprint(KEY, login)
+
+
+def test_two_malformed_logins_have_two_fingerprints() -> None:
+    """Malformed logins that print differently are counted apart."""
+    assert fingerprint(KEY, "ju\nan") != fingerprint(KEY, "pe\ndro")
+
+
 def test_a_malformed_login_never_meets_a_valid_one() -> None:
     """A malformed login is fingerprinted apart from any valid login, even one that prints
     the same ("ju\\nan" shows as "ju\ufffdan", itself a valid login)."""
@@ -203,7 +237,7 @@ def test_a_malformed_login_never_meets_a_valid_one() -> None:
     assert fingerprint(KEY, "ju\nan") != fingerprint(KEY, "ju\ufffdan")
 
 
-@given(login=st.one_of(st.text(max_size=80), st.none(), st.integers()))
+@given(login=half_and_half(TYPED, st.one_of(st.text(max_size=80), st.none(), st.integers())))
 def test_any_login_has_a_fingerprint_of_the_form(login: object) -> None:
     """Whatever is typed as a login (text of any kind, even not text), it has a fingerprint
     of the form #xxxxxxxxxxxxxxxx, and a valid one is the keyed hash of its key."""
@@ -273,10 +307,9 @@ def test_bounded_origin(origin: object, expected: str | None) -> None:
 
 
 @given(
-    origin=st.one_of(
-        st.text(max_size=40),
-        st.text(min_size=120, max_size=300),
-        st.text(alphabet=" \t\u3000\u00a0", max_size=5),
+    origin=half_and_half(
+        st.one_of(st.text(max_size=40), st.text(min_size=120, max_size=300)),
+        st.text(alphabet=" \t\u3000\u00a0", max_size=5),  # spaces only: nothing kept
     )
 )
 def test_a_kept_origin_is_printable_and_short(origin: str) -> None:
@@ -291,6 +324,24 @@ def test_a_kept_origin_is_printable_and_short(origin: str) -> None:
 # -- display names -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("login", ["x" * 65, "x" * 300, "ju\nan"], ids=["65", "300", "control"])
+def test_a_refused_login_says_how_long_a_login_may_be(login: str) -> None:
+    """A login too long (read or typed) or holding a control character is refused with
+    the sentence that names the 64-character limit."""
+    with pytest.raises(pr.InvalidLogin) as caught:
+        normalize_login(login)
+    assert pr.InvalidLogin(64).message("en") == caught.value.message("en")
+    assert "64" in caught.value.message("en")
+
+
+def test_a_display_name_of_512_typed_characters_is_still_read() -> None:
+    """Up to four times 128 characters are read before NFKC: 512 spaces are an empty name,
+    513 are refused unread."""
+    assert "" == normalize_display_name(" " * 512)
+    with pytest.raises(pr.InvalidHeaderValue):
+        normalize_display_name(" " * 513)
+
+
 def test_display_name_boundary_is_128_characters() -> None:
     """128 characters is the longest display name, counted after trimming."""
     assert "x" * 128 == normalize_display_name("  " + "x" * 128 + "  ")
@@ -300,12 +351,20 @@ def test_display_name_boundary_is_128_characters() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [" " * 600, "=?utf-8?q?Juan?=", "Juan =?x", "ﬁ" * 65],
-    ids=["over-512-typed", "encoded-word", "encoded-word-start", "over-128-after-nfkc"],
+    [" " * 600, "=?utf-8?q?Juan?=", "Juan =?x", "ﬁ" * 65, "＝？", "Juan ﹦﹖utf-8"],
+    ids=[
+        "over-512-typed",
+        "encoded-word",
+        "encoded-word-start",
+        "over-128-after-nfkc",
+        "full-width-encoded-word-start",
+        "small-form-encoded-word-start",
+    ],
 )
 def test_display_names_refused_for_length_or_encoded_words(name: str) -> None:
     """Over 512 typed characters (before NFKC), over 128 after it, or holding "=?" (the
-    email package would decode it into other addresses): refused."""
+    email package would decode it into other addresses), also once NFKC has made it from
+    full-width or small forms: refused."""
     with pytest.raises(pr.InvalidHeaderValue) as caught:
         normalize_display_name(name)
     assert "display_name" == caught.value.field

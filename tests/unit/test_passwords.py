@@ -19,6 +19,7 @@ from pwrecovery._domain.passwords import (
 )
 from pwrecovery._domain.tokens import temporary_form
 from pwrecovery._resources import common_passwords
+from tests.helpers import half_and_half
 
 POLICY = pr.Policy()
 COMMON = common_passwords()
@@ -176,6 +177,17 @@ def test_far_over_long_text_is_only_too_long() -> None:
     assert ("too_long",) == problems("\ud800" * (TYPED_LENGTH_FACTOR * 128 + 1))
 
 
+def test_text_of_exactly_four_times_the_maximum_is_still_read() -> None:
+    """At exactly four times the maximum the text is read: every rule it breaks is
+    reported (here a lone surrogate besides the length); one character more, only
+    too_long."""
+    at_limit = "\ud800" * (TYPED_LENGTH_FACTOR * 128)
+    assert (("invalid_characters", "too_long"), ("too_long",)) == (
+        problems(at_limit),
+        problems(at_limit + "\ud800"),
+    )
+
+
 @pytest.mark.parametrize(
     "password",
     [
@@ -243,7 +255,12 @@ def test_a_huge_expanding_text_is_refused_unread() -> None:
     assert typed_password("\ufdfa" * 3_000_000, POLICY) is None
 
 
-@given(password=st.one_of(st.text(max_size=40), st.text(min_size=508, max_size=516)))
+@given(
+    password=half_and_half(
+        st.one_of(st.text(max_size=40), st.text(min_size=508, max_size=512)),
+        st.text(min_size=513, max_size=516),
+    )
+)
 def test_typed_password_is_nfkc_or_nothing(password: str) -> None:
     """For any text: its NFKC form when at most 512 code points, None beyond."""
     expected = unicodedata.normalize("NFKC", password) if len(password) <= 512 else None
@@ -276,12 +293,17 @@ def test_confirmation_is_otherwise_exact(password: str, confirmation: str) -> No
     assert confirmation_matches(password, confirmation) is False
 
 
-@given(password=st.text(max_size=40), confirmation=st.text(max_size=40))
-def test_confirmation_matches_iff_nfkc_forms_are_equal(password: str, confirmation: str) -> None:
+@given(password=st.text(min_size=1, max_size=40), data=st.data())
+def test_confirmation_matches_iff_nfkc_forms_are_equal(password: str, data: st.DataObject) -> None:
     """For any two entries, they match exactly when their NFKC forms are equal."""
+    spellings = [unicodedata.normalize(form, password) for form in ("NFC", "NFD", "NFKC", "NFKD")]
+    confirmation = data.draw(
+        half_and_half(st.text(max_size=40), st.sampled_from(spellings)), label="confirmation"
+    )
     expected = unicodedata.normalize("NFKC", password) == unicodedata.normalize(
         "NFKC", confirmation
     )
+    event("match" if expected else "differ")
     assert expected == confirmation_matches(password, confirmation)
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from email.message import EmailMessage
 
+import attrs
 import pytest
 
 import pwrecovery as pr
+from pwrecovery._domain.mail import content_from_json
+from pwrecovery.records import UserRecord
 from tests.conftest import ServiceFactory
 from tests.helpers import (
     NEW_PASSWORD,
@@ -17,6 +22,8 @@ from tests.helpers import (
     text_of,
     verify_address,
 )
+
+NOW = pr.ManualClock().now()  # the instant every ManualClock starts at
 
 
 def recover(svc: pr.RecoveryService, mailer: pr.RecordingMailer, login: str = "juan") -> str:
@@ -377,3 +384,307 @@ def test_an_empty_login_asks_for_the_login(ready: pr.RecoveryService, login: str
     with pytest.raises(pr.InvalidLogin) as caught:
         ready.request_recovery(login)
     assert ("Escribe tu nombre de usuario.", True) == (str(caught.value), caught.value.empty)
+
+
+# -- the audit trail of every answer --------------------------------------------------
+
+
+def trail(svc: pr.RecoveryService, since: int) -> list[tuple[object, ...]]:
+    """The events recorded after the first ``since``: kind, login, instant, origin, detail."""
+    return [(e.kind, e.login, e.at, e.origin, dict(e.detail)) for e in svc.audit_trail()[since:]]
+
+
+def refused(svc: pr.RecoveryService, login: str, error: type[pr.PwRecoveryError]) -> list[object]:
+    """Ask for a recovery that ``error`` refuses; the events it recorded."""
+    start = len(svc.audit_trail())
+    with pytest.raises(error):
+        svc.request_recovery(login, origin="CAJA-01")
+    return trail(svc, start)
+
+
+def test_every_refused_recovery_is_audited_with_its_reason(
+    ready: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """A refused "Recuperar clave" is audited recovery_refused with the refusal's code,
+    under the login (or the fingerprint of one that does not exist), and mails nothing."""
+    now = clock.now()
+    ready.add_user("pedro", "Pedro sin correo 1")
+    ready.add_user("apagado", "Apagado sin acceso 4")
+    ready.disable_user("apagado")
+    for _ in range(3):
+        ready.request_recovery("juan")
+    sent = len(mailer.outbox)
+    unknown = refused(ready, "nadie", pr.UnknownUser)
+    label = ready.audit_trail("nadie")[0].login
+    assert [
+        [("recovery_refused", label, now, "CAJA-01", {"reason": "unknown_user"})],
+        [("recovery_refused", "apagado", now, "CAJA-01", {"reason": "account_disabled"})],
+        [("recovery_refused", "pedro", now, "CAJA-01", {"reason": "recovery_email_missing"})],
+        [("recovery_refused", "juan", now, "CAJA-01", {"reason": "rate_limited"})],
+    ] == [
+        unknown,
+        refused(ready, "apagado", pr.AccountDisabled),
+        refused(ready, "pedro", pr.RecoveryEmailMissing),
+        refused(ready, "juan", pr.RateLimited),
+    ]
+    assert sent == len(mailer.outbox)
+
+
+def test_a_recovery_without_a_sender_is_audited(
+    ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """Once the last sender is removed, a recovery that would go out is refused
+    (NoSenderConfigured) and audited as such."""
+    for account in ready.senders():
+        ready.remove_sender(account.id)
+    assert [
+        ("recovery_refused", "juan", clock.now(), "CAJA-01", {"reason": "no_sender_configured"})
+    ] == refused(ready, "juan", pr.NoSenderConfigured)
+
+
+def test_a_recovery_over_the_senders_budget_is_audited(
+    make_service: ServiceFactory, ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """When every sender has used its SMTP logins of the minute, the recovery is refused
+    (RateLimited for the budget) and audited smtp_budget."""
+    busy = make_service(policy=pr.Policy(smtp_logins_per_minute=1))  # spent by `ready`
+    assert [
+        ("recovery_refused", "juan", clock.now(), "CAJA-01", {"reason": "smtp_budget"})
+    ] == refused(busy, "juan", pr.RateLimited)
+
+
+def test_a_recovery_is_audited_with_its_mail_and_its_credential(
+    ready: pr.RecoveryService, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """A recovery records the mail sent (purpose, sender) and the temporary password
+    issued: its id, when it expires, and that it went out at once."""
+    start, now = len(ready.audit_trail()), clock.now()
+    ready.request_recovery("juan", origin="CAJA-01")
+    record = store.get_user("juan")
+    assert record is not None
+    assert record.temporary is not None
+    (sender,) = (account.id for account in ready.senders())
+    issued = {
+        "credential": record.temporary.id,
+        "expires_at": (now + timedelta(days=7)).isoformat(),
+        "delivery": "immediate",
+    }
+    assert [
+        ("mail_sent", "juan", now, "CAJA-01", {"purpose": "temporary-password", "sender": sender}),
+        ("temporary_password_issued", "juan", now, "CAJA-01", issued),
+    ] == trail(ready, start)
+
+
+def test_an_undelivered_recovery_is_withdrawn_and_audited(
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """When no sender delivers, the request still counts, no temporary password is left
+    active (temporary_password_withdrawn, delivery_failed) and the error says so."""
+    before = recover(ready, mailer)
+    mailer.unreachable_hosts.add("smtp.empresa.mx")
+    start, now = len(ready.audit_trail()), clock.now()
+    with pytest.raises(pr.DeliveryFailed):
+        ready.request_recovery("juan", origin="CAJA-01")
+    events = trail(ready, start)
+    record = store.get_user("juan")
+    assert record is not None
+    assert (None, 2) == (record.temporary, len(record.recovery_requests))
+    assert ("temporary_password_withdrawn", "juan", now, "CAJA-01") == events[-1][:4]
+    assert {"reason": "delivery_failed"} == events[-1][4]
+    with pytest.raises(pr.InvalidCredentials):
+        ready.authenticate("juan", before)
+
+
+def test_a_queued_recovery_is_audited_as_queued(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """A service without the key queues the recovery: the temporary password is issued
+    (still to be made) in the same write, audited with delivery queued."""
+    keyless = make_service(secret_key=None)
+    start, now = len(keyless.audit_trail()), clock.now()
+    keyless.request_recovery("juan", origin="CAJA-01")
+    record = store.get_user("juan")
+    assert record is not None
+    assert record.temporary is not None
+    assert record.temporary.hash is None
+    issued = {
+        "credential": record.temporary.id,
+        "expires_at": (now + timedelta(days=7)).isoformat(),
+        "delivery": "queued",
+    }
+    assert [("temporary_password_issued", "juan", now, "CAJA-01", issued)] == trail(keyless, start)
+    (message,) = store.due_messages(now, 10)
+    assert ("juan", record.temporary.id) == (message.user_key, message.credential_id)
+
+
+def test_the_answer_speaks_the_services_language_and_the_hosts_words(
+    make_service: ServiceFactory, ready: pr.RecoveryService
+) -> None:
+    """The sentence of a recovery's answer is in the service's language, with the host's
+    own words where it gave them."""
+    words = {"en": {"success.recovery_sent": "Sent to {address}."}}
+    english = make_service(locale="en", translations=words)
+    assert "Sent to j***@empresa.mx." == english.request_recovery("juan").message()
+
+
+@pytest.mark.parametrize("login", ["nadie", "Nadie Más"])
+def test_unknown_user_names_the_login_typed(ready: pr.RecoveryService, login: str) -> None:
+    """UnknownUser names the login as it was typed (detailed mode)."""
+    with pytest.raises(pr.UnknownUser) as caught:
+        ready.request_recovery(login)
+    assert login == caught.value.login
+
+
+class ChangedOnSecondRead:
+    """An ``InMemoryStore`` on which another workstation changes juan (``change``, or
+    removes him with None) right after the service's first read of him: between the
+    request's checks and the conditional write that counts it."""
+
+    def __init__(
+        self, inner: pr.InMemoryStore, change: Callable[[UserRecord], UserRecord] | None
+    ) -> None:
+        self._inner = inner
+        self._change = change
+        self._reads = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def get_user(self, key: str) -> UserRecord | None:
+        found = self._inner.get_user(key)
+        self._reads += key == "juan"
+        if self._reads == 1 and found is not None:
+            if self._change is None:
+                self._inner.remove_user(key, expected_version=found.version)
+            else:
+                self._inner.update_user(self._change(found), expected_version=found.version)
+        return found
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (lambda u: attrs.evolve(u, disabled=True), pr.AccountDisabled),
+        (lambda u: attrs.evolve(u, recovery_requests=(NOW,) * 3), pr.RateLimited),
+        (None, pr.UnknownUser),
+    ],
+    ids=["disabled", "rate-limited", "removed"],
+)
+def test_a_request_is_checked_again_on_the_record_it_counts_on(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+    change: Callable[[UserRecord], UserRecord] | None,
+    refusal: type[pr.PwRecoveryError],
+) -> None:
+    """A user disabled, out of requests or removed by another workstation while a request
+    was being checked gets that refusal, not a mail; a removed user's is UnknownUser
+    naming the login."""
+    service = make_service(store=ChangedOnSecondRead(store, change))
+    sent = len(mailer.outbox)
+    with pytest.raises(refusal) as caught:
+        service.request_recovery("juan")
+    assert sent == len(mailer.outbox)
+    if refusal is pr.UnknownUser:
+        assert "juan" == caught.value.login
+
+
+def test_in_uniform_mode_a_request_refused_on_the_fresh_record_answers_as_any_other(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+) -> None:
+    """In uniform mode a request refused on the fresh record gets the generic answer."""
+    racing = ChangedOnSecondRead(store, lambda u: attrs.evolve(u, disabled=True))
+    policy = pr.Policy(disclosure="uniform", uniform_response_time=timedelta(0))
+    answer = make_service(store=racing, policy=policy).request_recovery("juan")
+    assert ("***@***", 0) == (answer.masked_address, len(mailer.outbox))
+
+
+class RemovesOnSend:
+    """A ``Mailer`` that removes the recipient's user from the store while sending (another
+    workstation removing the user as the mail goes out), then sends."""
+
+    def __init__(self, inner: pr.RecordingMailer, store: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def send(self, settings: pr.SenderSettings, password: str, message: EmailMessage) -> None:
+        found = self._store.get_user("juan")
+        if found is not None:
+            self._store.remove_user("juan", expected_version=found.version)
+        self._inner.send(settings, password, message)
+
+
+def test_a_mail_sent_to_a_user_removed_meanwhile_is_still_audited(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+) -> None:
+    """When the user is removed while the recovery mail goes out, the mail sent is still
+    recorded in the audit trail."""
+    service = make_service(mailer=RemovesOnSend(mailer, store))
+    service.request_recovery("juan")
+    assert "mail_sent" == service.audit_trail()[-1].kind
+
+
+def test_a_queued_recovery_mail_says_until_when(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """The queued mail's content carries the address and the temporary password's expiry,
+    for the worker to write them."""
+    make_service(secret_key=None).request_recovery("juan")
+    (message,) = store.due_messages(clock.now(), 10)
+    content, _ = content_from_json(message.payload)
+    assert ("juan@empresa.mx", clock.now() + timedelta(days=7)) == (
+        content.to_address,
+        content.expires_at,
+    )
+
+
+def test_a_uniform_refusal_is_audited_with_its_origin(
+    make_service: ServiceFactory, ready: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """In uniform mode too, the refusal is audited with the workstation it came from."""
+    policy = pr.Policy(disclosure="uniform", uniform_response_time=timedelta(0))
+    uniform = make_service(policy=policy)
+    uniform.request_recovery("nadie", origin="CAJA-09")
+    event = uniform.audit_trail()[-1]
+    assert ("recovery_refused", "CAJA-09", {"reason": "unknown_user"}) == (
+        event.kind,
+        event.origin,
+        dict(event.detail),
+    )
+
+
+@pytest.mark.parametrize("keyless", [True, False], ids=["keyless", "delivery-queued"])
+def test_a_queued_request_is_not_held_by_the_senders_budget(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+    keyless: bool,
+) -> None:
+    """A queued request logs in nowhere now, so a spent SMTP budget does not refuse it:
+    the worker meets the budget when it sends."""
+    options: dict[str, object] = {"policy": pr.Policy(smtp_logins_per_minute=1)}
+    if keyless:
+        options["secret_key"] = None
+    busy = make_service(**options)  # the budget is spent by `ready`
+    busy.request_recovery("juan", delivery="queued")
+    assert 1 == len(store.due_messages(clock.now(), 10))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
 import pytest
 
 import pwrecovery as pr
+from pwrecovery import _i18n
+from pwrecovery.records import SenderRecord, UserRecord
 from tests.conftest import ServiceFactory
 from tests.helpers import (
     SMTP_PASSWORD,
@@ -242,3 +248,231 @@ def test_readiness(
         checked.ready,
         checked.failing_senders,
     )
+
+
+# -- sender accounts, audited ---------------------------------------------------------
+
+
+def trail(svc: pr.RecoveryService, since: int) -> list[tuple[object, ...]]:
+    """The events recorded after the first ``since``: kind, login, instant, origin, detail."""
+    return [(e.kind, e.login, e.at, e.origin, dict(e.detail)) for e in svc.audit_trail()[since:]]
+
+
+def test_saving_and_removing_a_sender_is_audited(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """A saved sender is audited under its owner with its id, host and username (never the
+    password); a removed one with its id."""
+    start, now, o = len(service.audit_trail()), clock.now(), "SUPERVISOR@CAJA-01"
+    account = service.configure_sender("supervisor", sender_settings(), SMTP_PASSWORD, origin=o)
+    service.remove_sender(account.id, origin=o)
+    saved = {"sender": account.id, "host": "smtp.empresa.mx", "username": "envios@empresa.mx"}
+    assert [
+        ("sender_configured", "SUPERVISOR", now, o, saved),
+        ("sender_removed", None, now, o, {"sender": account.id}),
+    ] == trail(service, start)
+
+
+def test_refused_senders_are_audited_with_the_reason(
+    service: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
+) -> None:
+    """Blank credentials are refused before connecting (sender_refused, the reason only);
+    a refusal by the server names the host, the reason and, when it gave one, its reply."""
+    start, now = len(service.audit_trail()), clock.now()
+    with pytest.raises(pr.SenderCredentialsEmpty):
+        service.configure_sender("SUPERVISOR", sender_settings(), "  ", origin="CAJA-01")
+    with pytest.raises(pr.SenderAuthenticationFailed):
+        service.configure_sender("SUPERVISOR", sender_settings(), "wrong")
+    mailer.refused_from_addresses.add("otro@empresa.mx")
+    with pytest.raises(pr.SenderAddressRefused):
+        service.configure_sender("SUPERVISOR", sender_settings(username="otro@empresa.mx"), "x")
+    host = "smtp.empresa.mx"
+    assert [
+        ("sender_refused", "SUPERVISOR", now, "CAJA-01", {"reason": "sender_credentials_empty"}),
+        ("sender_refused", "SUPERVISOR", now, None, {"host": host, "reason": "sender_auth_failed"}),
+        (
+            "sender_refused",
+            "SUPERVISOR",
+            now,
+            None,
+            {"host": host, "reason": "sender_address_refused", "reply": "553"},
+        ),
+    ] == trail(service, start)
+    assert [] == service.senders()
+
+
+@pytest.mark.parametrize(
+    ("changes", "secret"),
+    [
+        ({}, ""),
+        ({"authentication": "xoauth2", "username": " "}, ""),
+        ({"authentication": "xoauth2"}, None),
+    ],
+    ids=["password-login-blank-secret", "oauth-blank-username", "oauth-secret-not-text"],
+)
+def test_blank_credentials_are_refused_for_oauth_senders_too(
+    service: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    changes: dict[str, object],
+    secret: str | None,
+) -> None:
+    """Only an XOAUTH2 account may leave its secret blank (its provider may keep its own):
+    it still needs a username, and a secret that is text; nothing is tried or saved."""
+    settings = sender_settings(from_address="envios@empresa.mx", **changes)
+    with pytest.raises(pr.SenderCredentialsEmpty):
+        service.configure_sender("SUPERVISOR", settings, secret)  # type: ignore[arg-type]
+    assert ([], []) == (mailer.logins, service.senders())
+
+
+@pytest.mark.parametrize(
+    ("owner", "changes"),
+    [
+        ("juan", {}),
+        ("SUPERVISOR", {"port": 465, "security": pr.Security.SSL}),
+        ("SUPERVISOR", {"host": "smtp2.empresa.mx"}),
+        ("SUPERVISOR", {"username": "otro@empresa.mx"}),
+    ],
+    ids=["another-owner", "another-port", "another-host", "another-username"],
+)
+def test_only_the_same_owner_server_and_username_replace_a_sender(
+    service: pr.RecoveryService, clock: pr.ManualClock, owner: str, changes: dict[str, object]
+) -> None:
+    """Another owner, port, host or username is another sender account: both are kept."""
+    first = service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    clock.advance(minutes=1)
+    values: dict[str, object] = {"from_address": "envios@empresa.mx", **changes}
+    second = service.configure_sender(owner, sender_settings(**values), SMTP_PASSWORD)  # type: ignore[arg-type]
+    assert (True, 2) == (first.id != second.id, len(service.senders()))
+
+
+def test_removing_a_sender_that_does_not_exist_names_it_printably(
+    service: pr.RecoveryService,
+) -> None:
+    """remove_sender of an unknown id is UnknownSender naming the id with line breaks made
+    harmless, and records nothing."""
+    before = service.audit_trail()
+    with pytest.raises(pr.UnknownSender) as caught:
+        service.remove_sender("abc\r\ndef")
+    assert ("abc\ufffd\ufffddef", before) == (caught.value.sender_id, service.audit_trail())
+
+
+def test_configure_sender_takes_sender_settings_only(service: pr.RecoveryService) -> None:
+    """Settings that are not a SenderSettings are refused naming the setting."""
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        service.configure_sender("SUPERVISOR", {"host": "smtp.empresa.mx"}, SMTP_PASSWORD)  # type: ignore[arg-type]
+    assert "settings" == caught.value.setting
+
+
+# -- readiness ------------------------------------------------------------------------
+
+
+def two_senders(service: pr.RecoveryService, clock: pr.ManualClock) -> tuple[str, str]:
+    """The SUPERVISOR's sender (tried first) and juan's, on two servers."""
+    first = service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    clock.advance(minutes=1)
+    second = service.configure_sender(
+        "juan", sender_settings("smtp.juan.mx", "j@juan.mx"), "clave de juan"
+    )
+    return first.id, second.id
+
+
+def edited(store: pr.InMemoryStore, sender_id: str, **usage: object) -> SenderRecord:
+    """The stored row of a sender; with ``usage``, rewritten with that usage."""
+    (record,) = (r for r in store.list_senders() if r.account.id == sender_id)
+    if usage:
+        changed = attrs.evolve(record, usage=attrs.evolve(record.usage, **usage))
+        assert store.update_sender(changed, expected_version=record.version)
+    return record
+
+
+def test_readiness_checks_every_sender_past_one_that_cannot_be_used(
+    service: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """A sender whose row was edited outside pwrecovery is listed as tampered, and the
+    next sender is still checked: one the server now refuses is listed failing, with the
+    sentence of its error in the service's language."""
+    tampered, failing = two_senders(service, clock)
+    row = edited(store, tampered)
+    settings = attrs.evolve(row.account.settings, host="smtp.otro.mx")
+    store.put_sender(attrs.evolve(row, account=attrs.evolve(row.account, settings=settings)))
+    mailer.passwords["j@juan.mx"] = "cambiada en el servidor"
+    with pytest.raises(pr.SenderAuthenticationFailed) as refused:
+        mailer.verify(sender_settings("smtp.juan.mx", "j@juan.mx"), "clave de juan")
+    found = service.readiness(verify_senders=True)
+    assert ((tampered,), ((failing, "sender_auth_failed"),)) == (
+        found.tampered_senders,
+        found.failing_senders,
+    )
+    assert ((failing, refused.value.message("es_MX")),) == found.failing_messages
+
+
+def test_readiness_lists_every_sender_it_cannot_open(
+    make_service: ServiceFactory, service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """With another key, every sender is listed undecryptable, not only the first."""
+    senders = two_senders(service, clock)
+    other = make_service(secret_key=pr.generate_key())
+    assert senders == other.readiness().undecryptable_senders
+
+
+def test_readiness_without_the_key_opens_no_secret(
+    make_service: ServiceFactory,
+    service: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """A service without the key says so, and lists no sender as undecryptable or
+    tampered: it has nothing to open them with."""
+    tampered, _ = two_senders(service, clock)
+    row = edited(store, tampered)
+    store.put_sender(attrs.evolve(row, secret=b"\x00" * len(row.secret)))
+    found = make_service(secret_key=None).readiness()
+    assert (False, (), ()) == (
+        found.key_present,
+        found.undecryptable_senders,
+        found.tampered_senders,
+    )
+
+
+def test_readiness_speaks_the_services_language_clock_and_words(
+    make_service: ServiceFactory,
+    service: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """The sentences of readiness() are in the service's language and the host's words,
+    and a sender's rest ends on the company's clock."""
+    first, _ = two_senders(service, clock)
+    until = clock.now() + timedelta(minutes=15)
+    edited(store, first, cooldown_until=until)
+    zone = ZoneInfo("America/Mexico_City")
+    words = {"en": {"readiness.user_without_address": "{login} has no address."}}
+    english = make_service(locale="en", timezone=zone, translations=words)
+    sentences = [problem.message() for problem in english.readiness().problems()]
+    assert "juan has no address." in sentences
+    assert 1 == len([s for s in sentences if english_moment(until, zone) in s])
+
+
+def english_moment(moment: datetime, zone: ZoneInfo) -> str:
+    return _i18n.DEFAULT_TEXTS.moment("en", moment, zone)
+
+
+def test_readiness_lists_legacy_hashes_that_waited_long_enough(
+    make_service: ServiceFactory, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """Users still on a legacy hash are listed once legacy_older_than has passed since
+    their import (exactly then included), and always when the import date is unknown;
+    users on the service's own hash never."""
+    service = make_service(legacy_hashers=(pr.Pbkdf2Hasher(),))
+    service.add_user("juan", USER_PASSWORD)
+    django = pr.Pbkdf2Hasher(iterations=1000).hash(USER_PASSWORD)
+    service.import_users([pr.ImportedUser(login="viejo", password_hash=django)])
+    clock.advance(days=30)
+    service.import_users([pr.ImportedUser(login="nuevo", password_hash=django)])
+    store.add_users([UserRecord(login="sinfecha", key="sinfecha", password_hash=django)])
+    found = service.readiness(legacy_older_than=timedelta(days=30))
+    assert ["sinfecha", "viejo"] == sorted(found.legacy_hash_users)
+    assert 3 == len(service.readiness().legacy_hash_users)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import email.generator
 import io
 import multiprocessing
@@ -158,7 +159,7 @@ def bulk_users(path: Path, count: int) -> None:
         record = records.UserRecord(login=login, key=login_key(login), password_hash=hashed)
         users.append(_rows.user_row(record, 1))
         events.append(_rows.event_row(pr.AuditEvent("user_added", login, now)))
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
         connection.executemany(_schema.insert(_schema.USERS), users)
         connection.executemany(_schema.insert(_schema.AUDIT), events)
 

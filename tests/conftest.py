@@ -34,6 +34,26 @@ settings.load_profile("pwrecovery")
 ServiceFactory = Callable[..., pr.RecoveryService]
 
 
+@pytest.fixture(autouse=True)
+def _stores_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every ``SqliteStore`` a test opens in this process is closed when the test ends, as a
+    host closes its store at exit. Python 3.13 warns about an SQLite connection left for the
+    garbage collector, and that warning (an error here) would land on whichever later test
+    happens to be running when the collector passes. Only the tests leave stores open: the
+    library closes every store it opens itself (the CLI, the demo)."""
+    opened: list[pr.SqliteStore] = []
+    original = pr.SqliteStore.__init__
+
+    def tracked(store: pr.SqliteStore, *args: object, **kwargs: object) -> None:
+        original(store, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(store)
+
+    monkeypatch.setattr(pr.SqliteStore, "__init__", tracked)
+    yield
+    for store in opened:
+        store.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server on loopback for the whole run (skipped where none is installed)."""

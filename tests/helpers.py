@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from email.message import EmailMessage
+from os import PathLike
 from typing import TypeVar
 
 import attrs
@@ -117,3 +120,16 @@ def half_and_half(
     branches and takes a nested ``one_of``'s branches as its own: ``one_of(a, one_of(b, c))``
     gives ``a`` a third.)"""
     return st.booleans().flatmap(lambda second_one: second if second_one else first)
+
+
+@contextlib.contextmanager
+def raw_sqlite(path: str | PathLike[str]) -> Iterator[sqlite3.Connection]:
+    """A plain connection to a store's file, as a co-worker's script would open it: what the
+    block does is committed, and the connection is closed after it (``sqlite3``'s own
+    ``with`` only commits)."""
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            yield connection
+    finally:
+        connection.close()

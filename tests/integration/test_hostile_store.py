@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from tests.helpers import (
     SMTP_PASSWORD,
     USER_PASSWORD,
     cheap_hasher,
+    raw_sqlite,
     sender_settings,
     temporary_password_in,
 )
@@ -32,7 +32,7 @@ PLANTED = {
 
 
 def execute(path: Path, sql: str, *args: object) -> None:
-    with sqlite3.connect(path) as connection:
+    with raw_sqlite(path) as connection:
         connection.execute(sql, args)
 
 
@@ -101,7 +101,7 @@ def test_damaged_sender_blob_fails_over(db_path: Path, damage: str) -> None:
     key = pr.generate_key()
     service = two_senders(db_path, key, mailer)
     first, second = service.senders()  # the SUPERVISOR's first
-    with sqlite3.connect(db_path) as connection:
+    with raw_sqlite(db_path) as connection:
         blob = connection.execute(
             "SELECT secret FROM pwrecovery_senders WHERE id = ?", (first.id,)
         ).fetchone()[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 import pwrecovery as pr
 from pwrecovery.adapters._schema import SCHEMA_VERSION
 from pwrecovery.testing import cheap_hasher, temporary_password_in
+from tests.helpers import raw_sqlite
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "release1"
 KEY = "bWlncmF0aW9uLXRlc3Qta2V5LTMyLWJ5dGVzLWxvbmc="
@@ -100,7 +100,7 @@ def test_release_1_sqlite_files_are_carried_forward(
     path, sidecar = _copy(name, tmp_path)
     with pr.SqliteStore(path) as store:
         _check_carried_forward(store, sidecar, queued)
-    with sqlite3.connect(path) as connection:
+    with raw_sqlite(path) as connection:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert SCHEMA_VERSION == version
@@ -111,7 +111,7 @@ def test_a_migrated_file_is_refused_by_release_1(tmp_path: Path) -> None:
     """Release 1 reads PRAGMA user_version: a migrated file says 4, which it refuses."""
     path, _ = _copy("schema3.db", tmp_path)
     pr.SqliteStore(path).close()
-    with sqlite3.connect(path) as connection:
+    with raw_sqlite(path) as connection:
         assert 3 < connection.execute("PRAGMA user_version").fetchone()[0]
 
 

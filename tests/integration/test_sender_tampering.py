@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import secrets
 import socket
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from tests.helpers import (
     SUPERVISOR_PASSWORD,
     USER_PASSWORD,
     cheap_hasher,
+    raw_sqlite,
     temporary_password_in,
     verification_code_in,
 )
@@ -129,13 +129,13 @@ class Place:
 
 def sqlite_place(path: Path) -> Place:
     def edit(column: str, value: object, sender_id: str) -> None:
-        with sqlite3.connect(path) as connection:
+        with raw_sqlite(path) as connection:
             sql = f"UPDATE pwrecovery_senders SET {column} = ? WHERE id = ?"  # noqa: S608
             assert 1 == connection.execute(sql, (value, sender_id)).rowcount
         connection.close()
 
     def read(column: str, sender_id: str) -> Any:
-        with sqlite3.connect(path) as connection:
+        with raw_sqlite(path) as connection:
             sql = f"SELECT {column} FROM pwrecovery_senders WHERE id = ?"  # noqa: S608
             (value,) = connection.execute(sql, (sender_id,)).fetchone()
         connection.close()

@@ -19,6 +19,7 @@ from tests.helpers import (
     SUPERVISOR_PASSWORD,
     USER_PASSWORD,
     cheap_hasher,
+    raw_sqlite,
     temporary_password_in,
     verification_code_in,
     verify_address,
@@ -29,7 +30,7 @@ from tests.integration.workers import prepared
 def test_schema_created_and_versioned(db_path: Path) -> None:
     """Opening a new file creates the schema and records its version in user_version."""
     pr.SqliteStore(db_path).close()
-    with sqlite3.connect(db_path) as connection:
+    with raw_sqlite(db_path) as connection:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
         mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
@@ -53,13 +54,13 @@ def test_reopening_keeps_data(db_path: Path) -> None:
 
 def test_newer_schema_is_refused(db_path: Path) -> None:
     """A file written by a newer pwrecovery is refused and left untouched."""
-    with sqlite3.connect(db_path) as connection:
+    with raw_sqlite(db_path) as connection:
         connection.execute("PRAGMA user_version = 99")
     with pytest.raises(pr.StoreSchemaTooNew) as caught:
         pr.SqliteStore(db_path)
     assert (99, SCHEMA_VERSION) == (caught.value.found, caught.value.supported)
     assert "99" in str(caught.value)
-    with sqlite3.connect(db_path) as connection:
+    with raw_sqlite(db_path) as connection:
         assert 99 == connection.execute("PRAGMA user_version").fetchone()[0]
         assert [] == connection.execute("SELECT name FROM sqlite_master").fetchall()
 
@@ -76,7 +77,7 @@ def test_migration_from_an_empty_versioned_file(db_path: Path) -> None:
     sqlite3.connect(db_path).close()
     with pr.SqliteStore(db_path) as store:
         assert [] == store.list_users()
-    with sqlite3.connect(db_path) as connection:
+    with raw_sqlite(db_path) as connection:
         assert SCHEMA_VERSION == connection.execute("PRAGMA user_version").fetchone()[0]
 
 
@@ -119,7 +120,7 @@ def test_lookups_use_indexes(
 ) -> None:
     """No per-user operation scans a table: its cost does not grow with the users."""
     pr.SqliteStore(db_path).close()
-    with sqlite3.connect(db_path) as connection:
+    with raw_sqlite(db_path) as connection:
         plan = [r[3] for r in connection.execute(f"EXPLAIN QUERY PLAN {query}", args)]
     assert any(index in line for line in plan), plan
     full_scans = [line for line in plan if line.startswith("SCAN") and "INDEX" not in line]

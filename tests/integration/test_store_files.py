@@ -9,7 +9,6 @@ read), which release 2 keeps using after the upgrade.
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import pwrecovery as pr
-from tests.helpers import USER_PASSWORD, cheap_hasher
+from tests.helpers import USER_PASSWORD, cheap_hasher, raw_sqlite
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
@@ -61,7 +60,7 @@ def test_a_release_1_file_is_made_private(db_path: Path, loose_umask: None) -> N
     """A store file that exists already with a looser mode (release 1 made them 0644) is
     narrowed to 0600 when release 2 opens it, and SQLite's -wal and -shm, which take
     its mode, are 0600 too. Release 1, and release 2 before the fix, left it 0644."""
-    with sqlite3.connect(db_path) as connection:
+    with raw_sqlite(db_path) as connection:
         connection.execute("CREATE TABLE release_1_was_here (x)")
     connection.close()
     db_path.chmod(0o644)

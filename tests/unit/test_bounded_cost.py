@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -147,10 +147,12 @@ AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> pr.Store:
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pr.Store]:
     if request.param == "memory":
-        return pr.InMemoryStore()
-    return pr.SqliteStore(tmp_path / "empresa.db")
+        yield pr.InMemoryStore()
+        return
+    with pr.SqliteStore(tmp_path / "empresa.db") as store:
+        yield store
 
 
 def test_the_store_keeps_at_most_the_bound_it_is_given(any_store: pr.Store) -> None:

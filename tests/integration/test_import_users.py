@@ -85,7 +85,7 @@ def logins(service: pr.RecoveryService) -> list[str]:
 # -- all of them, in one transaction ---------------------------------------------------
 
 
-@pytest.mark.parametrize("count", [1, 500, 10_000])
+@pytest.mark.parametrize("count", [1, 500, pytest.param(10_000, marks=pytest.mark.slow)])
 def test_every_row_is_imported(
     importer: pr.RecoveryService, mailer: pr.RecordingMailer, count: int
 ) -> None:

@@ -64,6 +64,7 @@ def test_newer_schema_is_refused(url: str) -> None:
     assert (99, SCHEMA_VERSION) == (caught.value.found, caught.value.supported)
 
 
+@pytest.mark.slow
 def test_many_processes_create_the_schema_together(url: str) -> None:
     """Four workstations opening a new database at the same instant all work, and the schema
     is made once: a server-side lock on PostgreSQL and MariaDB, retries on SQLite. (Release 1

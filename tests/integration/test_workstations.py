@@ -41,6 +41,7 @@ def test_the_whole_story(location: str) -> None:
     assert pr.LoginStatus.OK == service.authenticate("JUAN", NEW_PASSWORD).status
 
 
+@pytest.mark.slow
 def test_threads_race_for_one_temporary_password(location: str) -> None:
     """Eight threads, each with its own connection, try one temporary password: one wins."""
     mailer = pr.RecordingMailer()
@@ -55,6 +56,7 @@ def test_threads_race_for_one_temporary_password(location: str) -> None:
     assert 1 == len(changes)
 
 
+@pytest.mark.slow
 def test_processes_race_for_one_temporary_password(location: str) -> None:
     """Three processes try the same temporary password at once: exactly one wins."""
     mailer = pr.RecordingMailer()
@@ -68,6 +70,7 @@ def test_processes_race_for_one_temporary_password(location: str) -> None:
     assert {"ok", "invalid_credentials"} >= set(outcomes)
 
 
+@pytest.mark.slow
 def test_four_busy_workstations_lose_nothing(location: str) -> None:
     """Four processes sign in and request recoveries together: no error, every event kept."""
     rounds = 10
@@ -81,6 +84,7 @@ def test_four_busy_workstations_lose_nothing(location: str) -> None:
         assert 4 * rounds == kinds.count(kind), kind
 
 
+@pytest.mark.slow
 def test_two_outbox_workers_send_every_mail_once(location: str) -> None:
     """Ten queued mails, two worker processes at once: each mail sent exactly once."""
     key = pr.generate_key()
@@ -98,6 +102,7 @@ def test_two_outbox_workers_send_every_mail_once(location: str) -> None:
     assert 10 == len({e.detail["message"] for e in sent}) == len(sent)
 
 
+@pytest.mark.slow
 def test_two_outbox_workers_in_batches_send_every_mail_once(location: str) -> None:
     """Forty queued mails, two worker processes at once, each claiming batches of up to
     15: every mail is sent by exactly one of them, once, and the queue is empty after."""

@@ -6,6 +6,7 @@ times."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import pytest
@@ -131,3 +132,66 @@ def test_a_change_that_changes_nothing_writes_only_its_event(
     before = store.get_user("juan")
     service.enable_user("juan")
     assert (before, "user_enabled") == (store.get_user("juan"), store.audit_trail()[-1].kind)
+
+
+class CountsReads:
+    """An ``InMemoryStore`` that counts the service's reads of users."""
+
+    def __init__(self, inner: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def get_user(self, key: str) -> UserRecord | None:
+        self.reads += 1
+        return self._inner.get_user(key)
+
+
+def test_a_sign_in_settles_from_what_it_saved_without_reading_again(
+    make_service: ServiceFactory, store: pr.InMemoryStore
+) -> None:
+    """A sign-in reads the user once: the settling write starts from the record as the
+    attempt's write stored it (its version included), and that write, conditional like
+    any other, succeeds when no one wrote in between."""
+    make_service().add_user("juan", USER_PASSWORD)
+    counting = CountsReads(store)
+    service = make_service(store=counting)
+    before = store.get_user("juan")
+    assert before is not None
+    assert pr.LoginStatus.OK == service.authenticate("juan", USER_PASSWORD).status
+    after = store.get_user("juan")
+    assert after is not None
+    assert (1, before.version + 2, Attempts()) == (counting.reads, after.version, after.sign_in)
+
+
+class OvertakenAfterFirstWrite(Overtaken):
+    """The first write of juan goes through; another workstation writes right after it."""
+
+    def update_user(self, record: UserRecord, **kwargs: Any) -> bool:
+        written = self._inner.update_user(record, **kwargs)
+        self.writes += 1
+        if self.writes == 1:
+            current = self._inner.get_user(record.key)
+            assert current is not None
+            self._inner.update_user(self.race(current), expected_version=current.version)
+        return written
+
+
+def test_a_record_changed_since_it_was_saved_is_read_again_without_a_wait(
+    make_service: ServiceFactory, store: pr.InMemoryStore
+) -> None:
+    """When another workstation writes between the attempt's write and the settling one,
+    the handed-over record loses its write; the service reads the user and settles at
+    once, without the wait that steps aside from a collision, and the other
+    workstation's failure is cleared with the rest."""
+    make_service().add_user("juan", USER_PASSWORD)
+    overtaken = OvertakenAfterFirstWrite(store, 0, another_failure)
+    service = make_service(store=overtaken)
+    waits: list[float] = []
+    service._ctx.sleep = waits.append
+    assert pr.LoginStatus.OK == service.authenticate("juan", USER_PASSWORD).status
+    user = store.get_user("juan")
+    assert user is not None
+    assert (3, [], Attempts()) == (overtaken.writes, waits, user.sign_in)

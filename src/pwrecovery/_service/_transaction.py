@@ -14,6 +14,11 @@ reads the record again and the block decides again, after a short random
 wait that grows with each lost race. Errors the block raises after saving
 leave as they are. Hashing and verifying happen *before* the loop, once: a
 block only compares what was computed with what it reads.
+
+A use case that has just saved the record may hand what it saved to the next loop
+(``uow.user(key, known=attempt.saved)``): the first attempt then starts from it
+without reading, and its write, conditional like any other, tells whether it was
+still the stored version (else the loop reads, as after any lost race).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Final, Generic, TypeVar
+
+import attrs
 
 from pwrecovery.exceptions import ConcurrentModification
 from pwrecovery.models import AuditEvent
@@ -43,11 +50,15 @@ class LostRace(Exception):
 class Attempt(Generic[R]):
     """One try at a change: the record as read, and the conditional write."""
 
-    def __init__(self, current: R | None, writer: Writer[R], store: Store) -> None:
+    def __init__(
+        self, current: R | None, writer: Writer[R], store: Store, *, read: bool = True
+    ) -> None:
         self.current = current
         self._writer = writer
         self._store = store
+        self._read = read  # False: ``current`` was handed over, not read just now
         self.lost = False
+        self.saved: R | None = None  # what the store holds after a write, version included
 
     def __enter__(self) -> R | None:
         return self.current
@@ -73,12 +84,16 @@ class Attempt(Generic[R]):
         """Store ``record`` over the version read, with its events and queued mails in the
         same transaction; ``LostRace`` if another workstation wrote first. A record equal
         to the one read only appends the events."""
-        if record == self.current and not enqueue:
+        if record == self.current and not enqueue and self._read:
             if events:
                 self._store.append_audit(events)
+            self.saved = record
             return
         if not self._writer(record, self.current, events, enqueue):
             raise LostRace
+        current = self.current
+        version = getattr(current, "version", 0) if current is not None else 0
+        self.saved = attrs.evolve(record, version=version + 1)  # type: ignore[misc]
 
     def audit(self, events: Sequence[AuditEvent]) -> None:
         """Record events without changing the record."""
@@ -96,7 +111,16 @@ class UnitOfWork:
         self._sleep = sleep
         self._randbelow = randbelow
 
-    def _attempts(self, read: Callable[[], R | None], writer: Writer[R]) -> Iterator[Attempt[R]]:
+    def _attempts(
+        self, read: Callable[[], R | None], writer: Writer[R], known: R | None = None
+    ) -> Iterator[Attempt[R]]:
+        if known is not None:
+            attempt = Attempt(known, writer, self._store, read=False)
+            yield attempt
+            if not attempt.lost:
+                return
+            # Not a collision with a workstation writing now: the record changed since this
+            # service saved it. Read it and decide again at once.
         for number in range(MAX_ATTEMPTS):
             attempt = Attempt(read(), writer, self._store)
             yield attempt
@@ -108,8 +132,11 @@ class UnitOfWork:
             self._sleep(ceiling * self._randbelow(1000) / 1000)
         raise ConcurrentModification
 
-    def user(self, key: str | None) -> Iterator[Attempt[UserRecord]]:
-        """Attempts at changing the user with ``key`` (None: a login that cannot exist)."""
+    def user(
+        self, key: str | None, *, known: UserRecord | None = None
+    ) -> Iterator[Attempt[UserRecord]]:
+        """Attempts at changing the user with ``key`` (None: a login that cannot exist);
+        the first starts from ``known`` when given (what this service saved just before)."""
         store = self._store
 
         def read() -> UserRecord | None:
@@ -128,7 +155,7 @@ class UnitOfWork:
                 record, expected_version=current.version, events=events, enqueue=enqueue
             )
 
-        return self._attempts(read, write)
+        return self._attempts(read, write, known)
 
     def throttle(self, fingerprint: str) -> Iterator[Attempt[Throttle]]:
         """Attempts at changing the counters of a login that does not exist."""

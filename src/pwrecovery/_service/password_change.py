@@ -118,7 +118,7 @@ def _store_new_password(
 ) -> UserRecord:
     """The change itself, in one conditional write: the new hash, the temporary password
     consumed, every lock cleared."""
-    for attempt in ctx.uow.user(checked.user.key):
+    for attempt in ctx.uow.user(checked.user.key, known=checked.taken):
         with attempt as current:
             if current is None or not _still_valid(ctx, current, checked, typed):
                 _stale(ctx, checked.user.login, now, origin, "password_change")

@@ -86,6 +86,9 @@ class Checked:
     user: UserRecord
     via: Route
     route: Route
+    # The user as this sign-in stored it when it took its attempt (None: it stored nothing),
+    # where the settling write starts from: a read fewer, if no one wrote in between.
+    taken: UserRecord | None = None
 
 
 @attrs.frozen
@@ -97,6 +100,7 @@ class _Taken:
     attempts: Attempts
     wait: timedelta | None
     label: str | None  # the login, or the fingerprint of one that does not exist
+    saved: UserRecord | None = None  # the user as stored with the attempt taken
 
 
 def _take(
@@ -127,7 +131,7 @@ def take_attempt(ctx: Context, login: object, route: Route, now: datetime) -> _T
             # As many reads as for a login that does not exist, which reads its counters
             # after finding no user: on a server each read is a round trip.
             ctx.store.get_throttle(fingerprint)
-            return _Taken(user, taken, wait, user.login)
+            return _Taken(user, taken, wait, user.login, attempt.saved)
     for unknown in ctx.uow.throttle(fingerprint):
         with unknown as counters:
             touched = (
@@ -224,7 +228,7 @@ def check_credentials(
             reason="temporary_password_expired",
         )
         raise TemporaryPasswordExpired
-    return Checked(user, target.via, typed.route)
+    return Checked(user, target.via, typed.route, taken.saved)
 
 
 def _refusal(
@@ -314,7 +318,7 @@ def authenticate(ctx: Context, login: str, password: str, origin: object) -> Log
         and ctx.needs_new_hash(user.password_hash)
     ):
         new_hash = ctx.hash(typed.text)  # the rehash or upgrade: computed once, before the write
-    for attempt in ctx.uow.user(user.key):
+    for attempt in ctx.uow.user(user.key, known=checked.taken):
         with attempt as current:
             if current is None or not _still_valid(ctx, current, checked, typed):
                 _stale(ctx, user.login, now, origin, "sign_in")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -205,3 +206,39 @@ def test_a_delivered_batch_leaves_nothing_in_the_files(db_path: Path) -> None:
         wal.stat().st_size if wal.exists() else 0,
         [token for token in tokens if token in raw],
     )
+
+
+@pytest.mark.parametrize("typed", [USER_PASSWORD, "no es la clave"], ids=["right", "wrong"])
+def test_a_taken_attempt_is_synced_by_the_commit_of_the_answer(db_path: Path, typed: str) -> None:
+    """A sign-in's attempt, written before its hash is checked and recording no event, is
+    committed without its own fsync (synchronous NORMAL); the commit of the answer's
+    event, with FULL, syncs the log and the attempt with it before the answer is given.
+    The connection is left at FULL for every other write."""
+    store = pr.SqliteStore(db_path)
+    service = pr.RecoveryService(
+        store=store,
+        mailer=pr.RecordingMailer(),
+        secret_key=pr.generate_key(),
+        hasher=cheap_hasher(),
+    )
+    service.add_user("juan", USER_PASSWORD)
+    service.authenticate("juan", USER_PASSWORD)  # the service's first prune is behind it
+    statements: list[str] = []
+    store._connection.set_trace_callback(statements.append)
+    with contextlib.suppress(pr.InvalidCredentials):
+        service.authenticate("juan", typed)
+    store._connection.set_trace_callback(None)
+    transactions = [
+        s for s in statements if s.startswith(("PRAGMA synchronous", "BEGIN", "COMMIT"))
+    ]
+    assert [
+        "PRAGMA synchronous = NORMAL",
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+        "PRAGMA synchronous = FULL",
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ] == transactions
+    assert 2 == store._connection.execute("PRAGMA synchronous").fetchone()[0]  # FULL
+    events = [event.kind for event in service.audit_trail("juan")]
+    assert ("signed_in" if typed == USER_PASSWORD else "sign_in_failed") == events[-1]

@@ -45,9 +45,17 @@ class SqlBase(abc.ABC):
     """The transaction a subclass gives, and the helpers over it."""
 
     @abc.abstractmethod
-    def _run(self, work: Callable[[Session], T], *, write: bool) -> T:
+    def _run(self, work: Callable[[Session], T], *, write: bool, durable: bool = True) -> T:
         """Run ``work`` in one transaction (committed whole, or rolled back whole); the
-        driver's errors leave as ``StoreUnavailable``, a lost race as ``LostRace``."""
+        driver's errors leave as ``StoreUnavailable``, a lost race as ``LostRace``.
+
+        ``durable=False``: a write that records no audit event. Those are the counts taken
+        before an action (a sign-in's attempt, a try at a code, a recovery request, an
+        SMTP login) and a queued mail's hash stored alone after its batch's write lost;
+        every change a person is told of carries its event. A store may commit such a
+        write without waiting for the disk when a later commit that does wait makes it
+        durable too, as SQLite's write-ahead log does: the action's event is recorded,
+        and synced, before its answer is given."""
 
     # -- helpers -------------------------------------------------------------
 
@@ -88,7 +96,7 @@ class SqlBase(abc.ABC):
             return True
 
         try:
-            return self._run(work, write=True)
+            return self._run(work, write=True, durable=bool(events) or bool(enqueue))
         except LostRace:
             return False
 

@@ -224,7 +224,7 @@ class SqlStore(SqlOutbox):
             return True
 
         try:
-            return self._run(insert, write=True)
+            return self._run(insert, write=True, durable=bool(events))
         except LostRace:  # another workstation counted this login first
             return False
 

@@ -113,7 +113,8 @@ class SqlAlchemyStore(SqlStore):
         with self._engine.connect() as plain:
             yield plain.execution_options(isolation_level="AUTOCOMMIT")
 
-    def _run(self, work: Callable[[Session], T], *, write: bool) -> T:
+    def _run(self, work: Callable[[Session], T], *, write: bool, durable: bool = True) -> T:
+        del durable  # a server's own settings decide when a commit reaches its disk
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
                 with self._connection(write=write) as connection:

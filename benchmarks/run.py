@@ -608,7 +608,14 @@ def main() -> int:
             return _report([queue], judged=not args.smoke)
         scale = bench_scale(folder, rounds, big)
         figures = [
-            ("authenticate / one Argon2id verify", bench_authenticate(folder, rounds), "<=", 1.10),
+            # Five times the rounds: 40 turns of 30 ms spread 1.06 to 1.13 between runs on
+            # a shared VM, 200 turns 1.080 to 1.083.
+            (
+                "authenticate / one Argon2id verify",
+                bench_authenticate(folder, 5 * rounds),
+                "<=",
+                1.10,
+            ),
             (
                 "request_recovery / (one hash + one loopback STARTTLS send)",
                 bench_request_recovery(folder, rounds),

@@ -458,3 +458,29 @@ def test_a_planted_sender_name_with_a_line_break_is_refused() -> None:
     with pytest.raises(pr.InvalidHeaderValue) as caught:
         _compose(_content(pr.Purpose.TEMPORARY_PASSWORD), sender)
     assert "from" == caught.value.field
+
+
+LONG_FOLDED_NAME = unicodedata.normalize("NFKC", "x@y.mx, " + "\ufdfa" * 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Pérez, Juan", "Pérez, Juan"),
+        ("Juan <juan@otra.mx>", "Juan <juan@otra.mx>"),
+        (LONG_FOLDED_NAME, ""),
+    ],
+    ids=["accented-with-comma", "address-like", "folded-into-two"],
+)
+def test_a_name_that_would_read_back_as_two_addresses_is_left_out(name: str, shown: str) -> None:
+    """A display name stays when the To header, written and read back, holds one address;
+    one that the folding of its encoded words would split in two (a long name holding an
+    address and a comma) is left out, and the mail goes to the address alone."""
+    message = _compose(_content(pr.Purpose.TEMPORARY_PASSWORD, to_name=name))
+    wire = email.message_from_bytes(
+        message.as_bytes(policy=email.policy.SMTPUTF8), policy=email.policy.default
+    )
+    assert (["juan@empresa.mx"], shown) == (
+        [address for _, address in getaddresses([str(v) for v in wire.get_all("To")])],
+        message["To"].addresses[0].display_name,
+    )

@@ -10,9 +10,11 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime, getaddresses
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -83,10 +85,27 @@ class MailStyle:
 
 
 def _address(display_name: str, addr_spec: str, field: str) -> Address:
+    """The address with its display name, or without it when the name, once written and
+    read back, would not be one address: a long name holding an address and a comma can
+    be folded into encoded words that a reader splits in two. The name only decorates;
+    the mail goes to the address alone."""
     check_header_value(display_name, field)
     check_header_value(addr_spec, field)
     local, _, domain = ascii_domain_address(addr_spec).rpartition("@")
-    return Address(display_name=display_name, username=local, domain=domain)
+    named = Address(display_name=display_name, username=local, domain=domain)
+    if display_name and _read_back(named) != [named.addr_spec]:
+        return Address(username=local, domain=domain)
+    return named
+
+
+def _read_back(address: Address) -> list[str]:
+    """The addresses a reader finds in a To header holding ``address``, as written."""
+    written = EmailMessage()
+    written["To"] = address
+    read = BytesHeaderParser(policy=policy.default).parsebytes(
+        written.as_bytes(policy=policy.SMTPUTF8)
+    )
+    return [found for _, found in getaddresses([str(v) for v in read.get_all("To", [])])]
 
 
 def _message_id(token: str, from_address: str) -> str:

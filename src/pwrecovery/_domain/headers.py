@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import email.errors
 import unicodedata
+from collections.abc import Sequence
+from email import policy
 from email.header import decode_header
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 from typing import Final
 
 from pwrecovery.exceptions import InvalidConfiguration, InvalidHeaderValue
@@ -70,3 +75,17 @@ def check_host(value: object) -> None:
         or not is_header_safe(value)
     ):
         raise InvalidConfiguration("host", "hostname")
+
+
+def as_read(message: EmailMessage) -> Message:
+    """The headers of ``message`` as a server reads them once it is written (with
+    SMTPUTF8): a display name can turn into addresses once serialised."""
+    return BytesHeaderParser(policy=policy.default).parsebytes(
+        message.as_bytes(policy=policy.SMTPUTF8)
+    )
+
+
+def addresses_in(message: Message, fields: Sequence[str]) -> list[str]:
+    """Every address in ``fields`` of ``message``."""
+    values = [str(value) for field in fields for value in message.get_all(field, [])]
+    return [address for _, address in getaddresses(values) if address]

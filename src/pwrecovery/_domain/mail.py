@@ -10,11 +10,9 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -22,7 +20,7 @@ import attrs
 
 from pwrecovery import _i18n
 from pwrecovery._domain.addresses import ascii_domain_address
-from pwrecovery._domain.headers import check_header_value
+from pwrecovery._domain.headers import addresses_in, as_read, check_header_value
 from pwrecovery._secret import Secret
 from pwrecovery.models import Purpose, SenderSettings
 
@@ -93,19 +91,13 @@ def _address(display_name: str, addr_spec: str, field: str) -> Address:
     check_header_value(addr_spec, field)
     local, _, domain = ascii_domain_address(addr_spec).rpartition("@")
     named = Address(display_name=display_name, username=local, domain=domain)
-    if display_name and _read_back(named) != [named.addr_spec]:
+    if not display_name:
+        return named
+    written = EmailMessage()
+    written["To"] = named
+    if addresses_in(as_read(written), ("To",)) != [named.addr_spec]:
         return Address(username=local, domain=domain)
     return named
-
-
-def _read_back(address: Address) -> list[str]:
-    """The addresses a reader finds in a To header holding ``address``, as written."""
-    written = EmailMessage()
-    written["To"] = address
-    read = BytesHeaderParser(policy=policy.default).parsebytes(
-        written.as_bytes(policy=policy.SMTPUTF8)
-    )
-    return [found for _, found in getaddresses([str(v) for v in read.get_all("To", [])])]
 
 
 def _message_id(token: str, from_address: str) -> str:

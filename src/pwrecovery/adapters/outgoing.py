@@ -8,13 +8,10 @@ what the real one does.
 from __future__ import annotations
 
 import ipaddress
-from email import policy
-from email.message import EmailMessage, Message
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
+from email.message import EmailMessage
 from typing import Final
 
-from pwrecovery._domain.headers import check_header_value
+from pwrecovery._domain.headers import addresses_in, as_read, check_header_value
 from pwrecovery.exceptions import (
     DeliveryFailed,
     DeliveryRejected,
@@ -68,18 +65,11 @@ def recipients_of(message: EmailMessage) -> list[str]:
         check_header_value(written.removesuffix("\n"), name.lower())
     # Count addresses in the message as it will be written and read back: a display name
     # can turn into addresses once serialised, and a server reads what was written.
-    wire = BytesHeaderParser(policy=policy.default).parsebytes(
-        message.as_bytes(policy=policy.SMTPUTF8)
-    )
-    recipients = _addresses(wire, _RECIPIENT_FIELDS)
-    if len(recipients) != 1 or len(_addresses(wire, ("From",))) != 1:
+    wire = as_read(message)
+    recipients = addresses_in(wire, _RECIPIENT_FIELDS)
+    if len(recipients) != 1 or len(addresses_in(wire, ("From",))) != 1:
         raise DeliveryFailed(attempts=0)
     return recipients
-
-
-def _addresses(message: Message, fields: tuple[str, ...]) -> list[str]:
-    values = [str(value) for field in fields for value in message.get_all(field, [])]
-    return [address for _, address in getaddresses(values) if address]
 
 
 def refusal(reply_code: int, reason: str = "") -> DeliveryFailed:

@@ -100,6 +100,22 @@ class SqlBase(abc.ABC):
         except LostRace:
             return False
 
+    def _delete_one(self, table: Table, row_id: str, events: Sequence[AuditEvent]) -> bool:
+        """Delete the row whose ``id`` is ``row_id``, with its audit events in the same
+        transaction; False (and no event) if there was none."""
+
+        def work(session: Session) -> bool:
+            removed = session.execute(
+                f"DELETE FROM {table.name} WHERE id = :id",  # noqa: S608
+                {"id": row_id},
+            )
+            if removed != 1:
+                return False
+            self._append(session, events)
+            return True
+
+        return self._run(work, write=True)
+
     def _write_each_if_unchanged(
         self, table: Table, key: str, writes: Sequence[tuple[str, Mapping[str, object], int]]
     ) -> list[bool]:

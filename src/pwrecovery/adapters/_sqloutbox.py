@@ -52,18 +52,8 @@ class SqlOutbox(SqlBase):
         )
 
     def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        def work(session: Session) -> bool:
-            removed = session.execute(
-                f"DELETE FROM {OUTBOX.name} WHERE id = :id",  # noqa: S608
-                {"id": message_id},
-            )
-            if removed != 1:
-                return False
-            self._append(session, events)
-            return True
-
         try:
-            return self._run(work, write=True)
+            return self._delete_one(OUTBOX, message_id, events)
         except LostRace:
             return False
 

@@ -293,14 +293,4 @@ class SqlStore(SqlOutbox):
         )
 
     def remove_sender(self, sender_id: str, events: Sequence[AuditEvent] = ()) -> bool:
-        def work(session: Session) -> bool:
-            removed = session.execute(
-                f"DELETE FROM {SENDERS.name} WHERE id = :id",  # noqa: S608
-                {"id": sender_id},
-            )
-            if removed != 1:
-                return False
-            self._append(session, events)
-            return True
-
-        return self._run(work, write=True)
+        return self._delete_one(SENDERS, sender_id, events)

@@ -12,6 +12,7 @@ import secrets
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import attrs
 
@@ -105,14 +106,7 @@ class InMemoryStore:
 
     def update_users(self, records: Sequence[UserRecord]) -> list[bool]:
         with self._lock:
-            written = []
-            for record in records:
-                current = self._users.get(record.key)
-                fresh = current is not None and current.version == record.version
-                if fresh:
-                    self._users[record.key] = attrs.evolve(record, version=record.version + 1)
-                written.append(fresh)
-            return written
+            return _write_each(self._users, [(record.key, record) for record in records])
 
     def has_verified_supervisor(self) -> bool:
         with self._lock:
@@ -219,14 +213,7 @@ class InMemoryStore:
 
     def update_messages(self, messages: Sequence[QueuedMessage]) -> list[bool]:
         with self._lock:
-            written = []
-            for message in messages:
-                current = self._outbox.get(message.id)
-                fresh = current is not None and current.version == message.version
-                if fresh:
-                    self._outbox[message.id] = attrs.evolve(message, version=message.version + 1)
-                written.append(fresh)
-            return written
+            return _write_each(self._outbox, [(message.id, message) for message in messages])
 
     def delete_message(self, message_id: str, events: Sequence[AuditEvent] = ()) -> bool:
         with self._lock:
@@ -257,6 +244,22 @@ class InMemoryStore:
         if key is None:
             return events
         return [e for e in events if audit_key(e.login) == key]
+
+
+_Versioned = TypeVar("_Versioned", UserRecord, QueuedMessage)
+
+
+def _write_each(rows: dict[str, _Versioned], records: list[tuple[str, _Versioned]]) -> list[bool]:
+    """Each record written over the version it carries, if that is still the stored one
+    (the caller holds the lock); which were written."""
+    written = []
+    for key, record in records:
+        current = rows.get(key)
+        fresh = current is not None and current.version == record.version
+        if fresh:
+            rows[key] = attrs.evolve(record, version=record.version + 1)
+        written.append(fresh)
+    return written
 
 
 class ManualClock:

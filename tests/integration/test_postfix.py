@@ -263,7 +263,7 @@ def test_delivered_mail_is_clean(empty_mta: Mta, db_path: Path) -> None:
     assert [("text/plain", "utf-8"), ("text/html", "utf-8")] == parts
     assert ["Contabilidad <envios@empresa.mx>"] == mail.get_all("From")
     assert ["Juan Pérez <juan@empresa.mx>"] == mail.get_all("To")
-    assert ["To: Juan =?utf-8?q?P=C3=A9rez?= <juan@empresa.mx>"] == raw_header_lines(raw, "To")
+    assert ["To: =?utf-8?q?Juan_P=C3=A9rez?= <juan@empresa.mx>"] == raw_header_lines(raw, "To")
     assert "<envios@empresa.mx>" == mail["Return-Path"]
     (received,) = mail.get_all("Received", [])
     assert "(using TLS" in received
@@ -273,8 +273,9 @@ def test_delivered_mail_is_clean(empty_mta: Mta, db_path: Path) -> None:
 
 def test_utf8_local_part_is_delivered_with_smtputf8(empty_mta: Mta, db_path: Path) -> None:
     """A recovery address with a UTF-8 local part (josé@) goes out with SMTPUTF8 and is
-    delivered to its own Maildir; its headers are UTF-8 as RFC 6532 allows, and the
-    temporary password in it works."""
+    delivered to its own Maildir; the address is UTF-8 in the To header (RFC 6532), the
+    words are RFC 2047 encoded-words as in every mail, and the temporary password in it
+    works."""
     mta = empty_mta
     service = service_on(db_path, mta)
     service.configure_sender("SUPERVISOR", mta.settings(SENDER), SENDER_PASSWORD)
@@ -290,8 +291,10 @@ def test_utf8_local_part_is_delivered_with_smtputf8(empty_mta: Mta, db_path: Pat
     (to,) = mail["To"].addresses
     assert ("Juan Pérez", "josé", "empresa.mx") == (to.display_name, to.username, to.domain)
     raw = mta.raw_messages("josé@empresa.mx")[-1]
-    assert ["Subject: Tu clave temporal para la aplicación"] == raw_header_lines(raw, "Subject")
-    assert ["To: Juan Pérez <josé@empresa.mx>"] == raw_header_lines(raw, "To")
+    assert ["Subject: =?utf-8?q?Tu_clave_temporal_para_la_aplicaci=C3=B3n?="] == (
+        raw_header_lines(raw, "Subject")
+    )
+    assert ["To: =?utf-8?q?Juan_P=C3=A9rez?= <josé@empresa.mx>"] == raw_header_lines(raw, "To")
     temporary = temporary_password_in(mail)
     assert pr.LoginStatus.MUST_CHANGE_PASSWORD == service.authenticate("juan", temporary).status
 

@@ -54,6 +54,14 @@ def mail(settings: pr.SenderSettings, to: str = "juan@empresa.mx") -> EmailMessa
     )
 
 
+@pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
+def either_server(starttls_server: SmtpServer, request: pytest.FixtureRequest) -> SmtpServer:
+    """The STARTTLS server, once offering PIPELINING (as Postfix, Exchange Online and Gmail
+    do) and once not: every exchange and fault below holds on both paths."""
+    starttls_server.pipelining = request.param
+    return starttls_server
+
+
 @pytest.fixture
 def cram_server(certificates: Certificates) -> Iterator[SmtpServer]:
     """STARTTLS with CRAM-MD5 only: the mailer falls back to smtplib's ``login``."""
@@ -315,17 +323,17 @@ def test_server_that_never_answers(security: pr.Security) -> None:
     ],
 )
 def test_refusal_is_for_good_on_5xx_and_for_now_on_4xx(
-    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer, switch: str, reply: str, expected: int
+    either_server: SmtpServer, smtp_mailer: pr.SmtpMailer, switch: str, reply: str, expected: int
 ) -> None:
     """A 5xx refusal of MAIL, RCPT or DATA is DeliveryRejected (retrying will not help), a
     4xx one DeliveryFailed (it may pass later); both carry the server's reply code."""
     if switch == "recipient":
-        starttls_server.refused_recipients["juan@empresa.mx"] = reply
+        either_server.refused_recipients["juan@empresa.mx"] = reply
     elif switch == "data":
-        starttls_server.data_reply = reply
+        either_server.data_reply = reply
     else:
-        starttls_server.refused_senders[SENDER] = reply
-    settings = starttls_server.settings()
+        either_server.refused_senders[SENDER] = reply
+    settings = either_server.settings()
     with pytest.raises(pr.DeliveryFailed) as caught:
         smtp_mailer.send(settings, SMTP_PASSWORD, mail(settings))
     permanent = expected >= 500
@@ -334,7 +342,7 @@ def test_refusal_is_for_good_on_5xx_and_for_now_on_4xx(
         isinstance(caught.value, pr.DeliveryRejected),
         caught.value.attempts,
     )
-    assert [] == starttls_server.outbox
+    assert [] == either_server.outbox
 
 
 def test_utf8_recipient_without_smtputf8_is_refused_for_good(certificates: Certificates) -> None:
@@ -379,25 +387,21 @@ def test_utf8_from_address_is_checked_with_smtputf8(certificates: Certificates) 
                 )
 
 
-def test_internationalised_recipient(
-    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
-) -> None:
+def test_internationalised_recipient(either_server: SmtpServer, smtp_mailer: pr.SmtpMailer) -> None:
     """An SMTPUTF8 recipient is delivered when the server offers SMTPUTF8."""
-    settings = starttls_server.settings()
+    settings = either_server.settings()
     smtp_mailer.send(settings, SMTP_PASSWORD, mail(settings, to="josé@empresa.mx"))
-    assert ["josé@empresa.mx"] == starttls_server.outbox[0].rcpt_tos
+    assert ["josé@empresa.mx"] == either_server.outbox[0].rcpt_tos
 
 
-def test_connection_dropped_mid_data(
-    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
-) -> None:
+def test_connection_dropped_mid_data(either_server: SmtpServer, smtp_mailer: pr.SmtpMailer) -> None:
     """A connection dropped during DATA is SenderUnreachable, never an smtplib error."""
-    starttls_server.drop_during_data = True
-    settings = starttls_server.settings()
+    either_server.drop_during_data = True
+    settings = either_server.settings()
     with pytest.raises(pr.SenderUnreachable) as caught:
         smtp_mailer.send(settings, SMTP_PASSWORD, mail(settings))
     assert "connection" == caught.value.reason
-    assert [] == starttls_server.outbox
+    assert [] == either_server.outbox
 
 
 def test_message_with_two_recipients_is_refused(
@@ -416,48 +420,76 @@ def test_message_with_two_recipients_is_refused(
 
 
 def test_session_sends_many_messages_with_one_login(
-    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
+    either_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:
     """A session logs in once and sends each message as its own transaction."""
-    settings = starttls_server.settings()
+    settings = either_server.settings()
     recipients = ["juan@empresa.mx", "ana@empresa.mx", "pedro@empresa.mx"]
     assert isinstance(smtp_mailer, pr.SessionMailer)
     with smtp_mailer.session(settings, SMTP_PASSWORD) as session:
         for recipient in recipients:
             session.send(mail(settings, to=recipient))
-    assert [SENDER] == starttls_server.logins
-    assert [[r] for r in recipients] == [m.rcpt_tos for m in starttls_server.outbox]
+    assert [SENDER] == either_server.logins
+    assert [[r] for r in recipients] == [m.rcpt_tos for m in either_server.outbox]
+
+
+def test_envelope_goes_in_one_write_when_the_server_offers_pipelining(
+    either_server: SmtpServer, smtp_mailer: pr.SmtpMailer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With PIPELINING, MAIL FROM, RCPT TO and DATA leave together and the message after
+    the 354: two writes and one wait for the envelope; without it, one write per command."""
+    writes: list[bytes] = []
+    original = smtplib.SMTP.send
+
+    def recorded(smtp: smtplib.SMTP, data: bytes | str) -> None:
+        writes.append(data if isinstance(data, bytes) else data.encode())
+        original(smtp, data)
+
+    settings = either_server.settings()
+    with smtp_mailer.session(settings, SMTP_PASSWORD) as session:
+        message = mail(settings)
+        monkeypatch.setattr(smtplib.SMTP, "send", recorded)
+        session.send(message)
+        monkeypatch.undo()
+    size = len(either_server.outbox[0].raw)
+    envelope = f"MAIL FROM:<{SENDER}> SIZE={size}\r\nRCPT TO:<juan@empresa.mx>\r\nDATA\r\n"
+    if either_server.pipelining:
+        assert [envelope.encode()] == writes[:1]
+        assert 2 == len(writes)
+    else:
+        one_by_one = [f"mail FROM:<{SENDER}> size={size}", "rcpt TO:<juan@empresa.mx>", "data"]
+        assert [line.encode() + b"\r\n" for line in one_by_one] == writes[:3]
+        assert 4 == len(writes)
+    assert writes[-1].endswith(b"\r\n.\r\n")
 
 
 @pytest.mark.parametrize("switch", ["recipient", "data"])
 def test_refused_message_leaves_the_session_usable(
-    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer, switch: str
+    either_server: SmtpServer, smtp_mailer: pr.SmtpMailer, switch: str
 ) -> None:
     """A message refused at RCPT or at DATA does not stop the next one in the session."""
-    settings = starttls_server.settings()
+    settings = either_server.settings()
     with smtp_mailer.session(settings, SMTP_PASSWORD) as session:
         session.send(mail(settings, to="juan@empresa.mx"))
         if switch == "recipient":
-            starttls_server.refused_recipients["ana@empresa.mx"] = "550 5.1.1 unknown"
+            either_server.refused_recipients["ana@empresa.mx"] = "550 5.1.1 unknown"
         else:
-            starttls_server.data_reply = "554 5.7.1 spam"
+            either_server.data_reply = "554 5.7.1 spam"
         with pytest.raises(pr.DeliveryRejected):
             session.send(mail(settings, to="ana@empresa.mx"))
-        starttls_server.data_reply = None
+        either_server.data_reply = None
         session.send(mail(settings, to="pedro@empresa.mx"))
-    assert [["juan@empresa.mx"], ["pedro@empresa.mx"]] == [
-        m.rcpt_tos for m in starttls_server.outbox
-    ]
-    assert [SENDER] == starttls_server.logins
+    assert [["juan@empresa.mx"], ["pedro@empresa.mx"]] == [m.rcpt_tos for m in either_server.outbox]
+    assert [SENDER] == either_server.logins
 
 
 def test_session_closed_by_the_server(
-    starttls_server: SmtpServer, smtp_mailer: pr.SmtpMailer
+    either_server: SmtpServer, smtp_mailer: pr.SmtpMailer
 ) -> None:
     """A server that takes two messages per connection answers the third MAIL FROM with
     421 and hangs up: that message failed for now, and the session is lost."""
-    starttls_server.messages_per_session = 2
-    settings = starttls_server.settings()
+    either_server.messages_per_session = 2
+    settings = either_server.settings()
     with smtp_mailer.session(settings, SMTP_PASSWORD) as session:
         session.send(mail(settings))
         session.send(mail(settings))
@@ -469,7 +501,7 @@ def test_session_closed_by_the_server(
         closing.value.reply_code,
         isinstance(closing.value, pr.DeliveryRejected),
     )
-    assert ("connection", 2) == (lost.value.reason, len(starttls_server.outbox))
+    assert ("connection", 2) == (lost.value.reason, len(either_server.outbox))
 
 
 def test_caller_errors_inside_a_session_are_not_translated(

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from email import policy
 from email.header import decode_header
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from typing import Final
@@ -39,6 +39,8 @@ def _encoded_words_hide_control(value: str) -> bool:
     for part, charset in parts:
         if isinstance(part, str):
             text = part
+        elif charset is None:
+            continue  # text outside the encoded words: the value itself, checked as it is
         else:
             try:
                 text = part.decode(charset or "ascii")
@@ -77,15 +79,24 @@ def check_host(value: object) -> None:
         raise InvalidConfiguration("host", "hostname")
 
 
-def as_read(message: EmailMessage) -> Message:
-    """The headers of ``message`` as a server reads them once it is written (with
-    SMTPUTF8): a display name can turn into addresses once serialised."""
-    return BytesHeaderParser(policy=policy.default).parsebytes(
-        message.as_bytes(policy=policy.SMTPUTF8)
+def as_read(message: Message) -> Message:
+    """The headers of ``message`` as a server reads them once they are written (with
+    SMTPUTF8): a display name can turn into addresses once serialised. Only the headers
+    are written; the body plays no part in them."""
+    written = b"".join(
+        policy.SMTPUTF8.fold_binary(name, value) for name, value in message.raw_items()
     )
+    return BytesHeaderParser(policy=policy.default).parsebytes(written + b"\r\n")
 
 
 def addresses_in(message: Message, fields: Sequence[str]) -> list[str]:
     """Every address in ``fields`` of ``message``."""
     values = [str(value) for field in fields for value in message.get_all(field, [])]
     return [address for _, address in getaddresses(values) if address]
+
+
+def reads_back_as(name: str, value: str) -> list[str]:
+    """The addresses a reader finds in the header ``name`` written as ``value``."""
+    header = Message(policy=policy.default)
+    header.set_raw(name, value)
+    return addresses_in(as_read(header), (name,))

@@ -7,10 +7,13 @@ queued mail can be stored as it is.
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import html
 import json
+import re
 from datetime import datetime
-from email.headerregistry import Address
+from email.charset import Charset
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Final
@@ -20,11 +23,12 @@ import attrs
 
 from pwrecovery import _i18n
 from pwrecovery._domain.addresses import ascii_domain_address
-from pwrecovery._domain.headers import addresses_in, as_read, check_header_value
+from pwrecovery._domain.headers import check_header_value, reads_back_as
 from pwrecovery._secret import Secret
 from pwrecovery.models import Purpose, SenderSettings
 
 PURPOSE_HEADER: Final = "X-PwRecovery-Purpose"
+_UTF8: Final = Charset("utf-8")
 
 
 @attrs.frozen
@@ -82,22 +86,36 @@ class MailStyle:
     product: str = ""
 
 
-def _address(display_name: str, addr_spec: str, field: str) -> Address:
-    """The address with its display name, or without it when the name, once written and
-    read back, would not be one address: a long name holding an address and a comma can
-    be folded into encoded words that a reader splits in two. The name only decorates;
-    the mail goes to the address alone."""
+def _address(display_name: str, addr_spec: str, field: str) -> str:
+    """The header value for the address with its display name (quoted, or in an RFC 2047
+    encoded word when it is not plain ASCII), or the address alone when the name, once
+    written and read back, would not leave exactly this address: the name only
+    decorates; the mail goes to the address alone."""
     check_header_value(display_name, field)
     check_header_value(addr_spec, field)
-    local, _, domain = ascii_domain_address(addr_spec).rpartition("@")
-    named = Address(display_name=display_name, username=local, domain=domain)
-    if not display_name:
-        return named
-    written = EmailMessage()
-    written["To"] = named
-    if addresses_in(as_read(written), ("To",)) != [named.addr_spec]:
-        return Address(username=local, domain=domain)
-    return named
+    address = ascii_domain_address(addr_spec)
+    if display_name:
+        named = f"{_phrase(display_name)} <{address}>"
+        if reads_back_as(field.title(), named) == [address]:
+            return named
+    return address
+
+
+_SPECIALS: Final = re.compile(r'[][\\()<>@,:;".]')
+
+
+def _phrase(name: str) -> str:
+    """A display name as it is written: as it is, quoted, or encoded."""
+    if not name.isascii() or "=?" in name:
+        return _UTF8.header_encode(name)
+    if _SPECIALS.search(name) or name != name.strip():
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name
+
+
+def _text(value: str) -> str:
+    """An unstructured header value (the subject) as it is written."""
+    return value if value.isascii() and "=?" not in value else _UTF8.header_encode(value)
 
 
 def _message_id(token: str, from_address: str) -> str:
@@ -164,18 +182,37 @@ def compose(
         content.locale, f"mail.{content.purpose.value}.subject", product=product
     ).strip()
     check_header_value(subject, "subject")
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = _address(sender.display_name, sender.from_address, "from")
-    message["To"] = _address(content.to_name, content.to_address, "to")
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = _message_id(message_token, sender.from_address)
-    message["Auto-Submitted"] = "auto-generated"
-    message[PURPOSE_HEADER] = content.purpose.value
     text = secret.reveal() if secret is not None else ""
     paragraphs = _paragraphs(content, text, now, style)
-    message.set_content("\n\n".join(paragraphs) + "\n", subtype="plain", charset="utf-8")
-    message.add_alternative(
-        _html(paragraphs, text, content.locale), subtype="html", charset="utf-8"
-    )
+    token = message_token.encode("utf-8", "surrogatepass")
+    boundary = "=_" + hashlib.sha256(token).hexdigest()[:22]  # its header fits on one line
+    message = EmailMessage()
+    # Written here as they go on the wire (set_raw: the email package keeps each value as
+    # it is and folds only a line over 78 characters); composing through its header
+    # registry and content manager cost more than the rest of a queued mail's delivery.
+    for name, value in (
+        ("Subject", _text(subject)),
+        ("From", _address(sender.display_name, sender.from_address, "from")),
+        ("To", _address(content.to_name, content.to_address, "to")),
+        ("Date", format_datetime(now)),
+        ("Message-ID", _message_id(message_token, sender.from_address)),
+        ("Auto-Submitted", "auto-generated"),
+        (PURPOSE_HEADER, content.purpose.value),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ):
+        message.set_raw(name, value)
+    message.attach(_part("plain", "\n\n".join(paragraphs) + "\n"))
+    message.attach(_part("html", _html(paragraphs, text, content.locale)))
     return message
+
+
+def _part(subtype: str, text: str) -> EmailMessage:
+    """A UTF-8 text part in quoted-printable (whose lines never hold "=_", so never the
+    boundary)."""
+    part = EmailMessage()
+    part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
+    part.set_raw("Content-Transfer-Encoding", "quoted-printable")
+    encoded = binascii.b2a_qp(text.encode("utf-8", "surrogatepass"), istext=True)
+    part.set_payload(encoded.decode("ascii"))
+    return part

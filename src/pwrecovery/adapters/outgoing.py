@@ -57,9 +57,10 @@ def recipients_of(message: EmailMessage) -> list[str]:
     fewer than one recipient, is refused before it reaches a server.
     """
     # Check each header as it will be written, not its parsed form: str() of an
-    # address header drops a trailing newline that the serialised message keeps.
+    # address header drops a trailing newline that the serialised message keeps. A value
+    # stored as written (``set_raw``, as ``compose`` does) is checked as it is.
     unfolded = message.policy.clone(max_line_length=None, linesep="\n")
-    for name, value in message.items():
+    for name, value in message.raw_items():
         check_header_value(name, "header")
         written = unfolded.fold(name, value).removeprefix(f"{name}:").strip(" ")
         check_header_value(written.removesuffix("\n"), name.lower())

@@ -19,7 +19,9 @@ What it guarantees, whatever smtplib's defaults:
   and would fail on a non-ASCII password), and SASL XOAUTH2 for OAuth 2.0
   senders (the "password" is then the access token);
 - ``verify`` logs in, then proves the From address: ``MAIL FROM`` and ``RSET``;
-- ``session`` logs in once for several messages;
+- ``session`` logs in once for several messages; with a server that offers
+  PIPELINING, a message's MAIL FROM, RCPT TO and DATA go in one round trip
+  (``_smtp_send``);
 - every smtplib, socket and ssl error is translated at this border by one
   table, ``TRANSLATIONS`` (exception type → error factory; the most specific
   type of the exception's class wins). No smtplib exception reaches the service.
@@ -50,6 +52,7 @@ from pwrecovery.adapters._smtp_errors import (
     translated,
     translation,
 )
+from pwrecovery.adapters._smtp_send import as_sent, transmit
 from pwrecovery.adapters._smtp_tls import (
     GREETING_WAIT,
     _Client,
@@ -129,11 +132,14 @@ class SmtpSession:
         if self._lost:
             raise SenderUnreachable(settings.host, settings.port, "connection")
         sender = ascii_domain_address(settings.from_address)
-        if needs_smtputf8(sender, *recipients) and not self._smtp.has_extn("smtputf8"):
+        international = needs_smtputf8(sender, *recipients)
+        if international and not self._smtp.has_extn("smtputf8"):
             raise smtputf8_refused()
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
         try:
             with translated(settings, Step.SEND):
-                self._smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+                data = as_sent(message, utf8=international)
+                transmit(self._smtp, sender, recipients, data, options)
         except DeliveryFailed:
             self._reset()
             raise

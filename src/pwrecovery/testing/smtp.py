@@ -93,7 +93,9 @@ class SmtpServer:
       ``reject_data`` is the same with ``554 5.6.0``;
     - ``drop_during_data``: close the connection instead of answering the data;
     - ``messages_per_session``: after this many messages in one connection, answer
-      the next MAIL FROM with ``421`` and close the connection.
+      the next MAIL FROM with ``421`` and close the connection;
+    - ``pipelining``: offer PIPELINING in the EHLO reply (on by default, as Postfix,
+      Exchange Online and Gmail do; aiosmtpd reads pipelined commands in order).
     """
 
     mode: Mode
@@ -111,6 +113,7 @@ class SmtpServer:
     reject_data: bool = False
     drop_during_data: bool = False
     messages_per_session: int | None = None
+    pipelining: bool = True
     _taken: dict[int, int] = attrs.Factory(dict)  # id(session) -> messages taken in it
 
     def settings(
@@ -144,9 +147,23 @@ class SmtpServer:
         self.reject_data = False
         self.drop_during_data = False
         self.messages_per_session = None
+        self.pipelining = True
         self._taken.clear()
 
     # aiosmtpd hooks ---------------------------------------------------------
+
+    async def handle_EHLO(  # noqa: N802 (aiosmtpd's name)
+        self,
+        server: SMTP,  # noqa: ARG002
+        session: Session,
+        envelope: Envelope,  # noqa: ARG002
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     def authenticate(  # aiosmtpd's signature: every argument is passed
         self,

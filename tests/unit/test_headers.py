@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,7 +15,15 @@ from pwrecovery._domain.headers import (
     check_header_value,
     check_host,
     is_header_safe,
+    written_addresses,
 )
+from pwrecovery._domain.mail import MailContent, compose
+from tests.helpers import sender_settings
+
+# A display name whose encoded word the email package's address parser cannot read back
+# (it raises AttributeError on a group it finds inside the decoded name); found by
+# hypothesis in tests/unit/test_mail.py.
+UNREADABLE = "=?utf-8?b?J37EvXnEp/CrlLbDm8SgZVA6LsSg4bi7T+y+u/CsvIsgzIHEqA==?="
 
 FORBIDDEN = ["\r", "\n", "\x00", "\u2028", "\u2029"]
 ORDINARY = st.text(
@@ -185,3 +196,20 @@ def test_check_host_refuses_empty_whitespace_and_control(host: object) -> None:
     with pytest.raises(pr.InvalidConfiguration) as caught:
         check_host(host)
     assert ("host", "hostname") == (caught.value.setting, caught.value.rule)
+
+
+def test_written_addresses_of_raw_values_and_header_objects() -> None:
+    """A raw value is read as written: a named address as its address, a list as its addresses."""
+    assert ["a@b.mx"] == written_addresses("To", "Ana <a@b.mx>")
+    assert ["a@b.mx", "c@d.mx"] == written_addresses("To", "a@b.mx, Carlos <c@d.mx>")
+
+
+def test_a_header_the_email_package_cannot_read_back_holds_no_address() -> None:
+    """Fail closed: an encoded name that crashes the reader gives no address, so the
+    composer leaves the name out and the mailer would refuse such a header."""
+    assert [] == written_addresses("From", f"{UNREADABLE} <envios@empresa.mx>")
+    name = base64.b64decode(UNREADABLE.split("?")[3]).decode("utf-8")
+    content = MailContent(pr.Purpose.PASSWORD_CHANGED, "juan@empresa.mx", "", "juan")
+    sender = sender_settings(display_name=name)
+    message = compose(content, sender, now=datetime(2026, 3, 14, tzinfo=UTC), message_token="t")
+    assert [("From", "envios@empresa.mx")] == [i for i in message.raw_items() if i[0] == "From"]

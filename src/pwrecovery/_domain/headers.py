@@ -1,18 +1,18 @@
 """The one rule for values that reach a mail header or an SMTP command.
 
-CR, LF, NUL, U+2028 and U+2029 are refused anywhere in the value, and so is
-any RFC 2047 encoded word that decodes to one of them: Python's ``email``
-package before 3.11.10 lets a trailing newline through as a new header.
+CR, LF, NUL, U+2028, U+2029 and every other control character are refused
+anywhere in the value, and so is any RFC 2047 encoded word that decodes to one
+of them: Python's ``email`` package before 3.11.10 lets a trailing newline
+through as a new header.
 """
 
 from __future__ import annotations
 
 import email.errors
-import unicodedata
-from collections.abc import Sequence
+import functools
+import re
 from email import policy
 from email.header import decode_header
-from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from typing import Final
@@ -24,9 +24,13 @@ MAX_HEADER_VALUE: Final = 998  # RFC 5322 line limit
 MAX_HOST: Final = 253
 
 
+# FORBIDDEN, and the whole of Unicode's categories Cc (U+0000-U+001F, U+007F-U+009F) and
+# Cs (lone surrogates, which cannot be encoded, so no mail could carry them).
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
 def _has_control(text: str) -> bool:
-    # Cs: a lone surrogate cannot be encoded, so no mail could carry it.
-    return any(ch in FORBIDDEN or unicodedata.category(ch) in {"Cc", "Cs"} for ch in text)
+    return _CONTROL.search(text) is not None
 
 
 def _encoded_words_hide_control(value: str) -> bool:
@@ -79,24 +83,28 @@ def check_host(value: object) -> None:
         raise InvalidConfiguration("host", "hostname")
 
 
-def as_read(message: Message) -> Message:
-    """The headers of ``message`` as a server reads them once they are written (with
-    SMTPUTF8): a display name can turn into addresses once serialised. Only the headers
-    are written; the body plays no part in them."""
-    written = b"".join(
-        policy.SMTPUTF8.fold_binary(name, value) for name, value in message.raw_items()
-    )
-    return BytesHeaderParser(policy=policy.default).parsebytes(written + b"\r\n")
+def written_addresses(name: str, value: str) -> list[str]:
+    """The addresses a reader finds in the header ``name`` once ``value`` is written (with
+    SMTPUTF8, as a server reads it): a display name can turn into addresses once folded.
+    A raw value (``set_raw``, as ``compose`` stores it) is read once and remembered."""
+    if type(value) is str:
+        return list(_read_raw(name, value))
+    return _read(name, value)
 
 
-def addresses_in(message: Message, fields: Sequence[str]) -> list[str]:
-    """Every address in ``fields`` of ``message``."""
-    values = [str(value) for field in fields for value in message.get_all(field, [])]
+@functools.lru_cache(maxsize=256)
+def _read_raw(name: str, value: str) -> tuple[str, ...]:
+    return tuple(_read(name, value))
+
+
+def _read(name: str, value: str) -> list[str]:
+    """None found when the email package cannot read the header back: its parser of
+    address lists fails on some encoded display names (an AttributeError on a group it
+    finds inside one), and a header no reader can read carries no address."""
+    written = policy.SMTPUTF8.fold_binary(name, value) + b"\r\n"
+    try:
+        read = BytesHeaderParser(policy=policy.default).parsebytes(written)
+        values = [str(header) for header in read.get_all(name, [])]
+    except (AttributeError, IndexError, TypeError, ValueError, email.errors.MessageError):
+        return []
     return [address for _, address in getaddresses(values) if address]
-
-
-def reads_back_as(name: str, value: str) -> list[str]:
-    """The addresses a reader finds in the header ``name`` written as ``value``."""
-    header = Message(policy=policy.default)
-    header.set_raw(name, value)
-    return addresses_in(as_read(header), (name,))

@@ -8,6 +8,7 @@ queued mail can be stored as it is.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import html
 import json
@@ -23,7 +24,7 @@ import attrs
 
 from pwrecovery import _i18n
 from pwrecovery._domain.addresses import ascii_domain_address
-from pwrecovery._domain.headers import check_header_value, reads_back_as
+from pwrecovery._domain.headers import check_header_value, written_addresses
 from pwrecovery._secret import Secret
 from pwrecovery.models import Purpose, SenderSettings
 
@@ -86,6 +87,7 @@ class MailStyle:
     product: str = ""
 
 
+@functools.lru_cache(maxsize=256)  # the sender's From, the same in every mail
 def _address(display_name: str, addr_spec: str, field: str) -> str:
     """The header value for the address with its display name (quoted, or in an RFC 2047
     encoded word when it is not plain ASCII), or the address alone when the name, once
@@ -96,7 +98,7 @@ def _address(display_name: str, addr_spec: str, field: str) -> str:
     address = ascii_domain_address(addr_spec)
     if display_name:
         named = f"{_phrase(display_name)} <{address}>"
-        if reads_back_as(field.title(), named) == [address]:
+        if written_addresses(field.title(), named) == [address]:
             return named
     return address
 

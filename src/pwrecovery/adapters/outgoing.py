@@ -11,7 +11,7 @@ import ipaddress
 from email.message import EmailMessage
 from typing import Final
 
-from pwrecovery._domain.headers import addresses_in, as_read, check_header_value
+from pwrecovery._domain.headers import check_header_value, written_addresses
 from pwrecovery.exceptions import (
     DeliveryFailed,
     DeliveryRejected,
@@ -20,7 +20,8 @@ from pwrecovery.exceptions import (
 )
 from pwrecovery.models import Security, SenderSettings
 
-_RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
+_RECIPIENT_FIELDS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
+_ADDRESS_FIELDS = frozenset({*_RECIPIENT_FIELDS, "from"})
 
 # RFC 5321's "parameters not recognised or not implemented": what a server without
 # SMTPUTF8 answers to MAIL FROM:<...> SMTPUTF8 (Postfix: 555 5.5.4).
@@ -66,9 +67,12 @@ def recipients_of(message: EmailMessage) -> list[str]:
         check_header_value(written.removesuffix("\n"), name.lower())
     # Count addresses in the message as it will be written and read back: a display name
     # can turn into addresses once serialised, and a server reads what was written.
-    wire = as_read(message)
-    recipients = addresses_in(wire, _RECIPIENT_FIELDS)
-    if len(recipients) != 1 or len(addresses_in(wire, ("From",))) != 1:
+    fields: dict[str, list[str]] = {}
+    for name, value in message.raw_items():
+        if name.lower() in _ADDRESS_FIELDS:
+            fields.setdefault(name.lower(), []).extend(written_addresses(name, value))
+    recipients = [address for field in _RECIPIENT_FIELDS for address in fields.get(field, [])]
+    if len(recipients) != 1 or len(fields.get("from", [])) != 1:
         raise DeliveryFailed(attempts=0)
     return recipients
 

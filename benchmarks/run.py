@@ -452,7 +452,7 @@ def _timed_globals(spent: collections.Counter[str]) -> Iterator[None]:
     """For the breakdown only: time the worker's composing, the mailer's header re-check,
     the message's bytes and the SMTP exchanges (replaced here, put back after)."""
     patched: list[tuple[object, str, Any]] = [
-        (_session_module, "compose", "compose the mail (email package)"),
+        (_session_module, "compose", "compose the mail"),
         (smtp_module, "recipients_of", "smtp: the header re-check (recipients_of)"),
         (smtp_module, "as_sent", "smtp: the message's bytes (as_sent)"),
         (smtp_module, "transmit", "smtp: MAIL+RCPT+DATA pipelined, then the message"),

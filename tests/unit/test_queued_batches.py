@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import pwrecovery as pr
+from pwrecovery._service import _session as _session_module
 from tests.conftest import ServiceFactory
 from tests.helpers import temporary_password_in, verification_code_in
 from tests.unit.outbox_kit import Breaking, crash, pending, queue_for, recipients, with_users
@@ -122,6 +123,29 @@ def test_every_secret_of_a_batch_is_stored_before_the_first_send(
     watched = WatchedSessions(mailer, check)
     assert pr.DeliveryReport(sent=5) == make_service(mailer=watched).deliver_pending()
     assert [True] * 5 == stored_at_first_send
+
+
+def test_a_batch_is_written_before_its_first_mail_is_sent(
+    make_service: ServiceFactory,
+    queued: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker composes every mail of a sender's batch, then sends them one after the
+    other: no composing between two sends, where the server's side would go idle."""
+    logins = with_users(queued, mailer, 4)
+    queue_for(queued, logins)
+    steps: list[str] = []
+    compose = _session_module.compose
+
+    def composing(*args: Any, **kwargs: Any) -> EmailMessage:
+        steps.append("write")
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(_session_module, "compose", composing)
+    watched = WatchedSessions(mailer, lambda _message, _sent_before: steps.append("send"))
+    assert pr.DeliveryReport(sent=4) == make_service(mailer=watched).deliver_pending()
+    assert ["write"] * 4 + ["send"] * 4 == steps
 
 
 def test_crash_while_storing_the_secrets_sends_nothing(

@@ -1,8 +1,8 @@
 """One sender, logged in once, for several mails of one run of the worker.
 
 ``Delivery.open_session`` opens it (one login from the sender's budget);
-``deliver`` composes and sends one mail and puts what happened on the mail's
-``Tally``. With a mailer without sessions (no ``SessionMailer``) each mail is
+``write`` composes a mail, ``deliver`` sends it and puts what happened on the
+mail's ``Tally``. With a mailer without sessions (no ``SessionMailer``) each mail is
 a ``send`` of its own, and a login of its own taken from the budget.
 """
 
@@ -26,8 +26,8 @@ from pwrecovery.records import SenderRecord
 class SenderSession:
     """One sender, logged in, for several mails of one run of the worker.
 
-    ``deliver`` composes and sends one mail and puts what happened on the mail's
-    tally. A refusal of that mail (``DeliveryFailed``) leaves the session usable;
+    ``write`` composes a mail; ``deliver`` sends it and puts what happened on the
+    mail's tally. A refusal of that mail (``DeliveryFailed``) leaves the session usable;
     any other error loses it (``lost`` says why), and the caller moves the mails it
     still has to the next senders. Without mailer sessions each mail is a ``send``
     and a login of its own, each taken from the budget.
@@ -52,25 +52,14 @@ class SenderSession:
     def __repr__(self) -> str:
         return f"SenderSession({self.account.id!r})"
 
-    def deliver(
-        self,
-        content: MailContent,
-        tally: Tally,
-        now: datetime,
-        *,
-        secret: Secret | None,
-        message_token: str,
-    ) -> Outcome | None:
-        """Send one mail: its outcome once sent, else None (the failure is on its tally)."""
-        sender_id = self.account.id
-        if self.lost is not None:
-            self.lost.charge(tally, now)
-            return None
-        if self._session is None and not self._take_login(tally, now):
-            return None
-        tally.attempts += 1
+    def write(
+        self, content: MailContent, now: datetime, *, secret: Secret | None, message_token: str
+    ) -> EmailMessage | PwRecoveryError:
+        """The mail as this sender sends it, or why it cannot be written. The worker writes
+        a batch's mails before it sends the first, so that the sends follow one another
+        without pauses in which the server's side goes idle."""
         try:
-            message = compose(
+            return compose(
                 content,
                 self.account.settings,
                 now=now,
@@ -78,11 +67,26 @@ class SenderSession:
                 secret=secret,
                 style=self._ctx.style,
             )
-        except PwRecoveryError as error:  # this mail cannot be written: the next one can
-            tally.error(sender_id, error, now)
+        except PwRecoveryError as error:
+            return error
+
+    def deliver(
+        self, written: EmailMessage | PwRecoveryError, tally: Tally, now: datetime
+    ) -> Outcome | None:
+        """Send one mail (as ``write`` wrote it): its outcome once sent, else None (the
+        failure is on its tally)."""
+        sender_id = self.account.id
+        if self.lost is not None:
+            self.lost.charge(tally, now)
+            return None
+        if self._session is None and not self._take_login(tally, now):
+            return None
+        tally.attempts += 1
+        if isinstance(written, PwRecoveryError):  # this mail cannot be written: the next can
+            tally.error(sender_id, written, now)
             return None
         try:
-            self._send(message)
+            self._send(written)
         except PwRecoveryError as error:
             tally.error(sender_id, error, now)
             if self._session is None:  # that send was a login of its own

@@ -14,8 +14,8 @@ per batch, not per mail (``_outbox_batch``): the group is claimed in one
 transaction (each mail's next try moved ``delivery_lease`` ahead, conditionally
 on its version, so another worker leaves it); after the login, the secrets of
 the whole group are made and their hashes stored in one transaction, before
-any of its mails is sent; then the mails are sent one after the other through
-the session; the sent ones are deleted, each with its audit events, in one
+any of its mails is sent; then the mails are written, and sent one after the
+other through the session; the sent ones are deleted, each with its audit events, in one
 transaction at the end of the group (with ``SqliteStore``, one WAL checkpoint).
 
 A mail the sender refuses moves on to its next sender; a sender that cannot log
@@ -125,6 +125,11 @@ def _through_one_sender(run: Run, sender: SenderRecord, group: list[Mail]) -> No
 
 def _send_each(run: Run, session: SenderSession, mails: list[Mail]) -> None:
     sender_id = session.account.id
+    written = {
+        id(mail): session.write(mail.content, run.now, secret=mail.secret, message_token=mail.token)
+        for mail in mails
+        if mail.state == "claimed" and mail.content is not None
+    }
     for position, mail in enumerate(mails):
         if mail.state != "claimed":
             continue
@@ -133,10 +138,7 @@ def _send_each(run: Run, session: SenderSession, mails: list[Mail]) -> None:
             renew(run, mails[position:])
             if mail.state != "claimed":
                 continue
-        assert mail.content is not None  # noqa: S101 (claimed and wanted: it was read)
-        outcome = session.deliver(
-            mail.content, mail.tally, run.now, secret=mail.secret, message_token=mail.token
-        )
+        outcome = session.deliver(written[id(mail)], mail.tally, run.now)
         mail.tried.add(sender_id)
         if outcome is not None:
             settle_sent(run, mail, outcome.events)

@@ -24,6 +24,8 @@ from tests.helpers import (
 )
 
 NOW = pr.ManualClock().now()  # the instant every ManualClock starts at
+# Uniform mode without a response-time floor: these tests look at answers and audits.
+UNIFORM = pr.Policy(disclosure="uniform", uniform_response_time=timedelta(0))
 
 
 def recover(svc: pr.RecoveryService, mailer: pr.RecordingMailer, login: str = "juan") -> str:
@@ -457,12 +459,17 @@ def test_a_recovery_is_audited_with_its_mail_and_its_credential(
     ready: pr.RecoveryService, store: pr.InMemoryStore, clock: pr.ManualClock
 ) -> None:
     """A recovery records the mail sent (purpose, sender) and the temporary password
-    issued: its id, when it expires, and that it went out at once."""
+    issued: its id, when it expires, and that it went out at once. The stored
+    credential says when it was issued and until when it is valid."""
     start, now = len(ready.audit_trail()), clock.now()
     ready.request_recovery("juan", origin="CAJA-01")
     record = store.get_user("juan")
     assert record is not None
     assert record.temporary is not None
+    assert (now, now + timedelta(days=7)) == (
+        record.temporary.issued_at,
+        record.temporary.expires_at,
+    )
     (sender,) = (account.id for account in ready.senders())
     issued = {
         "credential": record.temporary.id,
@@ -688,3 +695,115 @@ def test_a_queued_request_is_not_held_by_the_senders_budget(
     busy = make_service(**options)  # the budget is spent by `ready`
     busy.request_recovery("juan", delivery="queued")
     assert 1 == len(store.due_messages(clock.now(), 10))
+
+
+def test_every_uniform_refusal_is_audited_with_its_reason(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    clock: pr.ManualClock,
+) -> None:
+    """In uniform mode each refusal is audited as in detailed mode: recovery_refused under
+    the login (or the fingerprint of one that does not exist), at that instant, from that
+    workstation, with the refusal's own code; nothing is mailed."""
+    uniform = make_service(policy=UNIFORM)
+    uniform.add_user("pedro", "Pedro sin correo 1")
+    uniform.add_user("apagado", "Apagado sin acceso 4")
+    uniform.disable_user("apagado")
+    for _ in range(3):
+        uniform.request_recovery("juan")
+    sent, start, now = len(mailer.outbox), len(uniform.audit_trail()), clock.now()
+    for login in ("nadie", "apagado", "pedro", "juan"):
+        uniform.request_recovery(login, origin="CAJA-01")
+    label = uniform.audit_trail("nadie")[0].login
+    assert [
+        ("recovery_refused", label, now, "CAJA-01", {"reason": "unknown_user"}),
+        ("recovery_refused", "apagado", now, "CAJA-01", {"reason": "account_disabled"}),
+        ("recovery_refused", "pedro", now, "CAJA-01", {"reason": "recovery_email_missing"}),
+        ("recovery_refused", "juan", now, "CAJA-01", {"reason": "rate_limited"}),
+    ] == trail(uniform, start)
+    assert sent == len(mailer.outbox)
+
+
+def test_a_uniform_refusal_logs_in_where_the_users_own_mail_would_go(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    clock: pr.ManualClock,
+) -> None:
+    """In uniform mode a refused user's request logs in to the senders in the order that
+    user's mail would take (the supervisor's, then the user's own before the others), so
+    it costs what a delivery to that user would."""
+    ready.add_user("pedro", "Pedro sin correo 1")
+    ready.configure_sender("pedro", sender_settings("smtp.pedro.mx", "p@pedro.mx"), "clave p")
+    clock.advance(minutes=1)  # juan's sender is newer: first of the others
+    ready.configure_sender("juan", sender_settings("smtp.juan.mx", "j@juan.mx"), "clave j")
+    mailer.unreachable_hosts.add("smtp.empresa.mx")  # the supervisor's fails
+    before = len(mailer.logins)
+    make_service(policy=UNIFORM).request_recovery("pedro")  # pedro has no address
+    assert [("smtp.pedro.mx", "p@pedro.mx")] == mailer.logins[before:]
+
+
+class SendersRemovedOnSecondRead:
+    """An ``InMemoryStore`` on which another workstation removes every sender at the
+    service's second read of juan (the conditional write that counts the request): after
+    the request listed its senders, before its mail goes out."""
+
+    def __init__(self, inner: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self._reads = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def get_user(self, key: str) -> UserRecord | None:
+        found = self._inner.get_user(key)
+        self._reads += key == "juan"
+        if self._reads == 2:
+            for record in self._inner.list_senders():
+                self._inner.remove_sender(record.account.id)
+        return found
+
+
+def test_senders_removed_after_the_request_listed_them_fail_its_delivery(
+    make_service: ServiceFactory,
+    ready: pr.RecoveryService,
+    store: pr.InMemoryStore,
+    clock: pr.ManualClock,
+) -> None:
+    """A request mails through the senders it listed when it was checked: when another
+    workstation removes them meanwhile, the counted request is an undelivered one
+    (DeliveryFailed, delivery_failed and temporary_password_withdrawn audited), not a
+    missing configuration."""
+    service = make_service(store=SendersRemovedOnSecondRead(store))
+    start, now = len(service.audit_trail()), clock.now()
+    with pytest.raises(pr.DeliveryFailed) as caught:
+        service.request_recovery("juan", origin="CAJA-01")
+    record = store.get_user("juan")
+    assert record is not None
+    assert (0, None, 1) == (
+        caught.value.attempts,
+        record.temporary,
+        len(record.recovery_requests),
+    )
+    failed = {"purpose": "temporary-password", "attempts": "0"}
+    assert [
+        ("delivery_failed", "juan", now, "CAJA-01", failed),
+        ("temporary_password_withdrawn", "juan", now, "CAJA-01", {"reason": "delivery_failed"}),
+    ] == trail(service, start)
+
+
+def test_a_uniform_answer_waits_only_for_the_rest_of_the_response_time(
+    make_service: ServiceFactory, ready: pr.RecoveryService
+) -> None:
+    """A uniform answer that took part of Policy.uniform_response_time waits the rest of
+    it; one that already took all of it does not wait at all."""
+    policy = pr.Policy(disclosure="uniform", uniform_response_time=timedelta(seconds=2))
+    service = make_service(policy=policy)
+    waits: list[float] = []
+    readings = iter([100.0, 100.5, 200.0, 202.0])  # 0.5 s, then exactly 2 s
+    service._ctx.sleep = waits.append
+    service._ctx.monotonic = lambda: next(readings)
+    service.request_recovery("nadie")
+    service.request_recovery("nadie")
+    assert [1.5] == waits

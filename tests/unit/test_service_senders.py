@@ -10,6 +10,7 @@ import pytest
 
 import pwrecovery as pr
 from pwrecovery import _i18n
+from pwrecovery.oauth import AccessToken
 from pwrecovery.records import SenderRecord, UserRecord
 from tests.conftest import ServiceFactory
 from tests.helpers import (
@@ -277,19 +278,26 @@ def test_refused_senders_are_audited_with_the_reason(
     service: pr.RecoveryService, mailer: pr.RecordingMailer, clock: pr.ManualClock
 ) -> None:
     """Blank credentials are refused before connecting (sender_refused, the reason only);
-    a refusal by the server names the host, the reason and, when it gave one, its reply."""
+    a refusal by the server names the host, the reason and, when it gave one, its reply.
+    Each is audited with the workstation it came from."""
     start, now = len(service.audit_trail()), clock.now()
     with pytest.raises(pr.SenderCredentialsEmpty):
         service.configure_sender("SUPERVISOR", sender_settings(), "  ", origin="CAJA-01")
     with pytest.raises(pr.SenderAuthenticationFailed):
-        service.configure_sender("SUPERVISOR", sender_settings(), "wrong")
+        service.configure_sender("SUPERVISOR", sender_settings(), "wrong", origin="CAJA-02")
     mailer.refused_from_addresses.add("otro@empresa.mx")
     with pytest.raises(pr.SenderAddressRefused):
         service.configure_sender("SUPERVISOR", sender_settings(username="otro@empresa.mx"), "x")
     host = "smtp.empresa.mx"
     assert [
         ("sender_refused", "SUPERVISOR", now, "CAJA-01", {"reason": "sender_credentials_empty"}),
-        ("sender_refused", "SUPERVISOR", now, None, {"host": host, "reason": "sender_auth_failed"}),
+        (
+            "sender_refused",
+            "SUPERVISOR",
+            now,
+            "CAJA-02",
+            {"host": host, "reason": "sender_auth_failed"},
+        ),
         (
             "sender_refused",
             "SUPERVISOR",
@@ -357,10 +365,15 @@ def test_removing_a_sender_that_does_not_exist_names_it_printably(
 
 
 def test_configure_sender_takes_sender_settings_only(service: pr.RecoveryService) -> None:
-    """Settings that are not a SenderSettings are refused naming the setting."""
+    """Settings that are not a SenderSettings are refused naming the setting and the rule
+    (sender_settings), whose sentence says what it must be."""
     with pytest.raises(pr.InvalidConfiguration) as caught:
         service.configure_sender("SUPERVISOR", {"host": "smtp.empresa.mx"}, SMTP_PASSWORD)  # type: ignore[arg-type]
-    assert "settings" == caught.value.setting
+    assert (
+        "settings",
+        "sender_settings",
+        "El valor de «settings» no es válido: debe ser un objeto SenderSettings.",
+    ) == (caught.value.setting, caught.value.rule, str(caught.value))
 
 
 # -- readiness ------------------------------------------------------------------------
@@ -475,4 +488,101 @@ def test_readiness_lists_legacy_hashes_that_waited_long_enough(
     store.add_users([UserRecord(login="sinfecha", key="sinfecha", password_hash=django)])
     found = service.readiness(legacy_older_than=timedelta(days=30))
     assert ["sinfecha", "viejo"] == sorted(found.legacy_hash_users)
+    (legacy,) = (p for p in found.problems() if p.code == "users_on_legacy_hash")
+    assert {"count": "2", "older_than_seconds": str(30 * 24 * 3600)} == dict(legacy.params)
     assert 3 == len(service.readiness().legacy_hash_users)
+
+
+def test_readiness_reseals_a_sender_sealed_under_an_older_key(
+    make_service: ServiceFactory,
+    service: pr.RecoveryService,
+    clock: pr.ManualClock,
+    secret_key: str,
+) -> None:
+    """readiness() with a key list opens a sender sealed under an older key and seals it
+    again under the first, audited sender_secret_resealed at that instant: afterwards the
+    first key alone opens it."""
+    account = service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    clock.advance(minutes=1)
+    start, newest = len(service.audit_trail()), pr.generate_key()
+    make_service(secret_key=[newest, secret_key]).readiness()
+    assert [("sender_secret_resealed", None, clock.now(), None, {"sender": account.id})] == trail(
+        service, start
+    )
+    assert () == make_service(secret_key=newest).readiness().undecryptable_senders
+
+
+# -- XOAUTH2 senders --------------------------------------------------------------------
+
+# Not the username the shared mailer fixture holds a password for: any token logs in.
+OAUTH = sender_settings(username="oauth@empresa.mx", authentication=pr.Authentication.XOAUTH2)
+
+
+class NumberedTokens:
+    """A host's ``TokenProvider``: access token ``tok-N`` for the N-th request, valid for an
+    hour, with the refresh token rotated to ``rt-N`` when ``rotate`` is set. ``calls``
+    records the refresh token each request came with."""
+
+    def __init__(self, clock: pr.ManualClock, *, rotate: bool = False) -> None:
+        self.clock = clock
+        self.rotate = rotate
+        self.calls: list[str | None] = []
+
+    def access_token(self, account: pr.SenderAccount, refresh_token: str | None) -> AccessToken:
+        del account  # one sender here
+        self.calls.append(refresh_token)
+        number = len(self.calls)
+        rotated = f"rt-{number}" if self.rotate else None
+        return AccessToken(f"tok-{number}", self.clock.now() + timedelta(hours=1), rotated)
+
+
+def test_an_oauth_sender_may_be_saved_without_a_secret(
+    make_service: ServiceFactory, service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """An XOAUTH2 account may leave its secret blank when the host's provider keeps its
+    own: it is checked (the provider asked with no refresh token) and saved."""
+    provider = NumberedTokens(clock)
+    oauth = make_service(token_provider=provider)
+    account = oauth.configure_sender("SUPERVISOR", OAUTH, "")
+    assert ([None], [account]) == (provider.calls, oauth.senders())
+
+
+def test_readiness_stores_back_a_refresh_token_rotated_while_checking(
+    make_service: ServiceFactory, service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """readiness(verify_senders=True) logs in to an XOAUTH2 sender as a delivery would: a
+    refresh token the provider rotated meanwhile is sealed into the sender's row at once
+    (sender_secret_rotated at that instant), and the next check asks with it."""
+    sender = make_service(token_provider=NumberedTokens(clock)).configure_sender(
+        "SUPERVISOR", OAUTH, "rt-0"
+    )
+    clock.advance(minutes=1)
+    start, rotating = len(service.audit_trail()), NumberedTokens(clock, rotate=True)
+    found = make_service(token_provider=rotating).readiness(verify_senders=True)
+    checked = NumberedTokens(clock)
+    make_service(token_provider=checked).readiness(verify_senders=True)
+    assert [("sender_secret_rotated", None, clock.now(), None, {"sender": sender.id})] == trail(
+        service, start
+    )
+    assert ((), ["rt-0"], ["rt-1"]) == (found.failing_senders, rotating.calls, checked.calls)
+
+
+def test_readiness_tells_a_failing_sender_in_the_hosts_words(
+    make_service: ServiceFactory,
+    service: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    clock: pr.ManualClock,
+) -> None:
+    """A sender the server now refuses is told in readiness() with the host's own
+    sentence for that error, as configure_sender raises it."""
+    _, failing = two_senders(service, clock)
+    mailer.passwords["j@juan.mx"] = "cambiada en el servidor"
+    words = {"en": {"error.sender_auth_failed": "Ask IT about {host}."}}
+    english = make_service(locale="en", translations=words)
+    found = english.readiness(verify_senders=True)
+    assert ((failing, "Ask IT about smtp.juan.mx."),) == found.failing_messages
+    with pytest.raises(pr.SenderAuthenticationFailed) as refused:
+        english.configure_sender(
+            "juan", sender_settings("smtp.juan.mx", "j@juan.mx"), "clave de juan"
+        )
+    assert "Ask IT about smtp.juan.mx." == str(refused.value)

@@ -91,8 +91,7 @@ def _localized(
         try:
             return call()
         except PwRecoveryError as error:
-            error.locale = self.locale
-            error._texts = self._ctx.texts  # noqa: SLF001 (the service lends its catalogs)
+            self._ctx.speaking(error)
             raise
 
     return wrapper

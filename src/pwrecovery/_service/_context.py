@@ -19,7 +19,7 @@ from pwrecovery._domain.policy import Policy
 from pwrecovery._secret import Secret
 from pwrecovery._service._transaction import UnitOfWork
 from pwrecovery.adapters.secretbox import SecretBox
-from pwrecovery.exceptions import InvalidConfiguration, SecretKeyMissing
+from pwrecovery.exceptions import InvalidConfiguration, PwRecoveryError, SecretKeyMissing
 from pwrecovery.models import AuditEvent
 from pwrecovery.ports import Clock, Mailer, PasswordHasher, Store, TokenProvider
 
@@ -74,6 +74,12 @@ class Context:
 
     def _wait(self, seconds: float) -> None:
         self.sleep(seconds)
+
+    def speaking(self, error: PwRecoveryError) -> PwRecoveryError:
+        """``error``, set to speak the service's locale with the host's words."""
+        error.locale = self.locale
+        error._texts = self.texts  # noqa: SLF001 (the service lends its catalogs)
+        return error
 
     # -- time, ids, events -----------------------------------------------------
 

@@ -136,9 +136,8 @@ def readiness(
                 secret = delivery.login_secret(record.account, stored, now, record)
                 ctx.mailer.verify(record.account.settings, secret.reveal())
             except PwRecoveryError as error:
-                error.locale = ctx.locale
                 failing.append((record.account.id, error.code))
-                messages.append((record.account.id, error.message(ctx.locale)))
+                messages.append((record.account.id, str(ctx.speaking(error))))
     users = ctx.store.list_users()
     return Readiness(
         senders=tuple(record.account.id for record in records),

@@ -370,18 +370,36 @@ def test_a_user_who_owns_senders_cannot_be_removed(
 
 def test_add_user_refusals_name_what_is_wrong(service: pr.RecoveryService) -> None:
     """A login taken (in any spelling) is UserExists naming the login as typed (after
-    NFKC); a password that breaks the rules is PasswordPolicyViolation with the policy's
-    limits."""
+    NFKC), whatever the password; a password that breaks the rules is
+    PasswordPolicyViolation with the policy's limits."""
     with pytest.raises(pr.UserExists) as exists:
         service.add_user("ＪＵＡＮ", USER_PASSWORD)
+    with pytest.raises(pr.UserExists) as exists_weak:
+        service.add_user("Juan", "corta")
     with pytest.raises(pr.PasswordPolicyViolation) as weak:
         service.add_user("ana", "corta")
-    expected = pr.PasswordPolicyViolation(("too_short",), min_length=8, max_length=128)
-    assert ("JUAN", ("too_short",), expected.message("en")) == (
+    with pytest.raises(pr.PasswordPolicyViolation) as long:
+        service.add_user("ana", "Una clave larga 2026 " * 7)
+    short = pr.PasswordPolicyViolation(("too_short",), min_length=8, max_length=128)
+    too_long = pr.PasswordPolicyViolation(("too_long",), min_length=8, max_length=128)
+    assert ("JUAN", "Juan", ("too_short",), short.message("en")) == (
         exists.value.login,
+        exists_weak.value.login,
         weak.value.reasons,
         weak.value.message("en"),
     )
+    assert (("too_long",), too_long.message("en")) == (long.value.reasons, long.value.message("en"))
+
+
+def test_added_users_are_dated_by_their_addition(
+    service: pr.RecoveryService, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """A user added one by one is created at the moment of the addition."""
+    now = clock.advance(days=3)
+    service.add_user("ana", USER_PASSWORD)
+    record = store.get_user("ana")
+    assert record is not None
+    assert now == record.created_at
 
 
 @pytest.mark.parametrize(
@@ -489,11 +507,19 @@ def test_a_queued_import_stores_each_code_still_to_be_made_with_its_mail(
     clock: pr.ManualClock,
 ) -> None:
     """mail="queued": nothing is mailed; the address not vouched for is pending with a code
-    the worker will make, and its mail to that address waits in the outbox; a user without
-    an address gets none."""
-    sent = len(mailer.outbox)
+    the worker will make (audited recovery_email_set, masked), and its mail to that address
+    waits in the outbox; a user without an address gets none."""
+    sent, start, now, o = len(mailer.outbox), len(importer.audit_trail()), clock.now(), "migration"
     without = pr.ImportedUser(login="luis", password_hash=DJANGO.hash("Clave de luis 2026"))
-    importer.import_users([*imported_rows(), without], mail="queued")
+    importer.import_users([*imported_rows(), without], mail="queued", origin=o)
+    django = {"scheme": "Pbkdf2Hasher"}
+    assert [
+        ("user_imported", "ana", now, o, {"supervisor": "False", **django}),
+        ("recovery_email_vouched", "ana", now, o, {"address": "A***@empresa.mx"}),
+        ("user_imported", "pedro", now, o, {"supervisor": "True", **django}),
+        ("recovery_email_set", "pedro", now, o, {"address": "p***@empresa.mx"}),
+        ("user_imported", "luis", now, o, {"supervisor": "False", **django}),
+    ] == trail(importer, start)
     record = store.get_user("pedro")
     assert record is not None
     assert record.pending_verification is not None
@@ -515,8 +541,9 @@ def test_a_queued_import_stores_each_code_still_to_be_made_with_its_mail(
 def test_an_import_with_bad_rows_names_every_one_and_imports_none(
     importer: pr.RecoveryService,
 ) -> None:
-    """Every bad row is named with its number, its login (printable) and the reason, and
-    not one user is imported."""
+    """Every bad row is named with its number, its login (printable) and the reason (a
+    login met before in the batch is a duplicate even when that row was bad), and not one
+    user is imported."""
     good = DJANGO.hash("Clave de ana 2026")
     rows = [
         pr.ImportedUser(login="ju\nan", password_hash=good),
@@ -528,6 +555,7 @@ def test_an_import_with_bad_rows_names_every_one_and_imports_none(
         pr.ImportedUser(login="NORA", password_hash=good),
         pr.ImportedUser(login="Supervisor", password_hash=good),
         pr.ImportedUser(login="bien", password_hash=good),
+        pr.ImportedUser(login="Eva", password_hash=good),
     ]
     before = importer.users()
     with pytest.raises(pr.ImportRejected) as caught:
@@ -540,8 +568,45 @@ def test_an_import_with_bad_rows_names_every_one_and_imports_none(
         (5, "olga", "invalid_locale"),
         (7, "NORA", "duplicate_in_batch"),
         (8, "Supervisor", "duplicate_in_store"),
+        (10, "Eva", "duplicate_in_batch"),
     ] == list(caught.value.rows)
     assert before == importer.users()
+
+
+@pytest.mark.parametrize(
+    ("rows", "setting", "kind"),
+    [
+        ([imported_rows()[0], "bea"], "rows[1]", "pwrecovery.ImportedUser"),
+        (
+            [pr.ImportedUser(login="bea", password_hash="x", supervisor="no")],  # type: ignore[arg-type]
+            "rows[0].supervisor",
+            "bool",
+        ),
+        (
+            [
+                imported_rows()[0],
+                pr.ImportedUser(login="bea", password_hash="x", recovery_email_verified=1),  # type: ignore[arg-type]
+            ],
+            "rows[1].recovery_email_verified",
+            "bool",
+        ),
+    ],
+)
+def test_an_import_of_rows_of_the_wrong_type_is_a_configuration_error(
+    importer: pr.RecoveryService, rows: list[object], setting: str, kind: str
+) -> None:
+    """A row that is not an ImportedUser, or a flag that is not a bool, is the host's code
+    at fault: InvalidConfiguration naming the row (and flag) and the type it must be;
+    nothing is imported."""
+    before = importer.users()
+    with pytest.raises(pr.InvalidConfiguration) as caught:
+        importer.import_users(rows)  # type: ignore[arg-type]
+    assert (setting, "type", {"kind": kind}, before) == (
+        caught.value.setting,
+        caught.value.rule,
+        caught.value.rule_params,
+        importer.users(),
+    )
 
 
 # -- recovery addresses, audited -------------------------------------------------------

@@ -24,6 +24,7 @@ from tests.helpers import (
     temporary_password_in,
     text_of,
 )
+from tests.racing import StoreWork
 
 
 def fail(svc: pr.RecoveryService, times: int, login: str = "juan") -> list[str]:
@@ -391,11 +392,11 @@ def test_the_ordinary_password_revokes_a_pending_temporary_one(
     ready.request_recovery("juan")
     temporary = temporary_password_in(mailer.outbox[-1])
     start, now = len(ready.audit_trail()), clock.now()
-    ready.authenticate("juan", USER_PASSWORD)
+    ready.authenticate("juan", USER_PASSWORD, origin="CAJA-02")
     revoked = {"reason": "signed_in_with_password"}
     assert [
-        ("signed_in", "juan", now, None, {}),
-        ("temporary_password_revoked", "juan", now, None, revoked),
+        ("signed_in", "juan", now, "CAJA-02", {}),
+        ("temporary_password_revoked", "juan", now, "CAJA-02", revoked),
     ] == trail(ready, start)
     with pytest.raises(pr.InvalidCredentials):
         ready.authenticate("juan", temporary)
@@ -410,7 +411,7 @@ def test_an_imported_hash_is_upgraded_at_the_first_sign_in_and_audited(
     django = pr.Pbkdf2Hasher(iterations=1000).hash(USER_PASSWORD)
     service.import_users([pr.ImportedUser(login="ana", password_hash=django)])
     start, now = len(service.audit_trail()), clock.now()
-    service.authenticate("ana", USER_PASSWORD)
+    service.authenticate("ana", USER_PASSWORD, origin="CAJA-02")
     service.authenticate("ana", USER_PASSWORD)
     record = store.get_user("ana")
     assert record is not None
@@ -419,8 +420,8 @@ def test_an_imported_hash_is_upgraded_at_the_first_sign_in_and_audited(
         record.password_hash == django,
     )
     assert [
-        ("signed_in", "ana", now, None, {}),
-        ("password_upgraded", "ana", now, None, {"scheme": "Pbkdf2Hasher"}),
+        ("signed_in", "ana", now, "CAJA-02", {}),
+        ("password_upgraded", "ana", now, "CAJA-02", {"scheme": "Pbkdf2Hasher"}),
         ("signed_in", "ana", now, None, {}),
     ] == trail(service, start)
 
@@ -458,16 +459,21 @@ def test_refused_password_changes_are_audited_with_their_reason(
 
 
 def test_a_hash_of_the_services_own_parameters_is_kept_at_sign_in(
-    service: pr.RecoveryService, store: pr.InMemoryStore
+    make_service: ServiceFactory, store: pr.InMemoryStore
 ) -> None:
     """A sign-in with a hash the service would make today stores no new one (no second key
-    derivation, no new salt): the stored hash is the one there was."""
+    derivation, no new salt): the stored hash is the one there was, and the one check is
+    the only key derivation."""
+    counter = CountingHasher(cheap_hasher())
+    service = make_service(hasher=counter)
+    service.add_user("juan", USER_PASSWORD)
     before = store.get_user("juan")
     assert before is not None
+    counter.reset()
     service.authenticate("juan", USER_PASSWORD)
     after = store.get_user("juan")
     assert after is not None
-    assert before.password_hash == after.password_hash
+    assert (before.password_hash, 0, 1) == (after.password_hash, counter.hashes, counter.verifies)
 
 
 # -- a password changed between the check and the write -----------------------------
@@ -542,7 +548,132 @@ def test_a_temporary_password_replaced_meanwhile_is_not_signed_in_with(
         make_service(store=racing).authenticate("juan", temporary)
 
 
+class WritesMeanwhile:
+    """An ``InMemoryStore`` on which another workstation writes the user just before some of
+    the service's writes of it: ``changes[n]`` just before its n-th write (from 0), so that
+    this write finds the user changed."""
+
+    def __init__(
+        self, inner: pr.InMemoryStore, changes: dict[int, Callable[[UserRecord], UserRecord]]
+    ) -> None:
+        self._inner = inner
+        self._changes = changes
+        self._writes = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def update_user(self, record: UserRecord, **kwargs: Any) -> bool:
+        change = self._changes.pop(self._writes, None)
+        self._writes += 1
+        if change is not None:
+            current = self._inner.get_user(record.key)
+            assert current is not None
+            self._inner.update_user(change(current), expected_version=current.version)
+        return self._inner.update_user(record, **kwargs)
+
+
+def test_a_hash_upgraded_meanwhile_by_another_sign_in_stands(
+    make_service: ServiceFactory, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """When another workstation's sign-in upgrades the same legacy hash after this one
+    checked it, this sign-in succeeds too: it checks the text against the new hash once
+    (not again when it must write once more), keeps that hash instead of storing its own
+    upgrade, and audits signed_in alone."""
+    django = pr.Pbkdf2Hasher(iterations=1000).hash(USER_PASSWORD)
+    make_service(legacy_hashers=(pr.Pbkdf2Hasher(),)).import_users(
+        [pr.ImportedUser(login="ana", password_hash=django)]
+    )
+    upgraded = cheap_hasher().hash(USER_PASSWORD)
+    racing = WritesMeanwhile(
+        store,
+        {
+            1: lambda u: attrs.evolve(u, password_hash=upgraded),
+            2: lambda u: attrs.evolve(u, display_name="Ana"),
+        },
+    )
+    counter = CountingHasher(cheap_hasher())
+    service = make_service(store=racing, hasher=counter, legacy_hashers=(pr.Pbkdf2Hasher(),))
+    counter.reset()  # the service's own set-up
+    start, now = len(service.audit_trail()), clock.now()
+    result = service.authenticate("ana", USER_PASSWORD, origin="CAJA-02")
+    record = store.get_user("ana")
+    assert record is not None
+    assert (pr.LoginStatus.OK, upgraded, "Ana") == (
+        result.status,
+        record.password_hash,
+        record.display_name,
+    )
+    assert (1, 1) == (counter.hashes, counter.verifies)  # its own upgrade, the check on the new
+    assert [("signed_in", "ana", now, "CAJA-02", {})] == trail(service, start)
+
+
+def test_a_legacy_hash_stored_meanwhile_admits_the_text_as_typed(
+    make_service: ServiceFactory, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """When a legacy hash of the same password replaces the user's after the check (the user
+    imported again meanwhile), the text is checked against it exactly as typed, the sign-in
+    stands, and no upgrade is audited, since none was made: the legacy hash stays."""
+    typed = "Contraseña º2026"  # NFKC makes the "º" an "o"; the old application did not
+    make_service().add_user("juan", typed)
+    legacy = pr.Pbkdf2Hasher(iterations=1000).hash(typed)
+    racing = ChangedAfterFirstWrite(store, lambda u: attrs.evolve(u, password_hash=legacy))
+    service = make_service(store=racing, legacy_hashers=(pr.Pbkdf2Hasher(),))
+    start, now = len(service.audit_trail()), clock.now()
+    assert pr.LoginStatus.OK == service.authenticate("juan", typed).status
+    record = store.get_user("juan")
+    assert record is not None
+    assert legacy == record.password_hash
+    assert [("signed_in", "juan", now, None, {})] == trail(service, start)
+
+
+@pytest.mark.parametrize("action", ["sign_in", "password_change"])
+def test_another_change_of_the_user_meanwhile_is_read_and_kept(
+    make_service: ServiceFactory, store: pr.InMemoryStore, action: str
+) -> None:
+    """When another workstation changes something else of the user (its display name)
+    between the check and the write, the sign-in or change reads the user again and
+    stands, and the other change is kept."""
+    make_service().add_user("juan", USER_PASSWORD)
+    racing = ChangedAfterFirstWrite(store, lambda u: attrs.evolve(u, display_name="Juan P."))
+    service = make_service(store=racing)
+    if action == "sign_in":
+        assert pr.LoginStatus.OK == service.authenticate("juan", USER_PASSWORD).status
+    else:
+        service.change_password("juan", USER_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
+        assert pr.LoginStatus.OK == service.authenticate("juan", NEW_PASSWORD).status
+    record = store.get_user("juan")
+    assert record is not None
+    assert "Juan P." == record.display_name
+
+
+@pytest.mark.parametrize("action", ["sign_in", "password_change"])
+def test_the_settling_write_starts_from_what_the_attempt_stored(
+    make_service: ServiceFactory, store: pr.InMemoryStore, action: str
+) -> None:
+    """With no one writing in between, a sign-in or a change reads the user once: its
+    settling write starts from the user as its attempt stored it."""
+    make_service().add_user("juan", USER_PASSWORD)
+    work = StoreWork(store)
+    service = make_service(store=work)
+    if action == "sign_in":
+        service.authenticate("juan", USER_PASSWORD)
+    else:
+        service.change_password("juan", USER_PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
+    assert 1 == work.calls["get_user"]
+
+
 # -- the confirmation and the new password -------------------------------------------
+
+
+class EqualToAnyText:
+    """An entry that is not text, yet claims to equal whatever it is compared with."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
 
 
 @pytest.mark.parametrize(
@@ -552,10 +683,23 @@ def test_a_temporary_password_replaced_meanwhile_is_not_signed_in_with(
         (None, NEW_PASSWORD),
         (None, None),
         (NEW_PASSWORD, 42),
+        (42, 42),
+        (NEW_PASSWORD, EqualToAnyText()),
+        (EqualToAnyText(), NEW_PASSWORD),
         ("x" * 600, "y" * 600),
         ("x" * 600, NEW_PASSWORD),
     ],
-    ids=["confirmation-none", "new-none", "both-none", "not-text", "long-differ", "long-short"],
+    ids=[
+        "confirmation-none",
+        "new-none",
+        "both-none",
+        "not-text",
+        "both-not-text-equal",
+        "confirmation-equal-to-any-text",
+        "new-equal-to-any-text",
+        "long-differ",
+        "long-short",
+    ],
 )
 def test_a_confirmation_that_is_not_the_same_text_is_a_mismatch(
     service: pr.RecoveryService, new: object, confirmation: object
@@ -785,3 +929,125 @@ def test_an_old_lock_is_not_reported_under_a_raised_limit(
     assert [("sign_in_failed", "juan", now, None, {**WRONG, "failures": "6"})] == trail(
         raised, start
     )
+
+
+# -- what is typed, and the counters it is taken on ----------------------------------
+
+
+@pytest.mark.parametrize("typed", ["Contraseña º2026", "Abcd Efgh Jkmn"], ids=["nfkc", "spaces"])
+def test_an_imported_hash_admits_the_password_exactly_as_the_old_application_hashed_it(
+    make_service: ServiceFactory, typed: str
+) -> None:
+    """A legacy hash is checked against the text as typed, even where the service's own
+    form differs (NFKC makes the "º" an "o"; a text of the temporary form has its spaces
+    read as hyphens): it signs in, and again on the hash it was upgraded to."""
+    service = make_service(legacy_hashers=(pr.Pbkdf2Hasher(),))
+    legacy = pr.Pbkdf2Hasher(iterations=1000).hash(typed)
+    service.import_users([pr.ImportedUser(login="ana", password_hash=legacy)])
+    assert [pr.LoginStatus.OK] * 2 == [service.authenticate("ana", typed).status for _ in "12"]
+
+
+def test_a_password_that_cannot_be_anyones_counts_on_the_ordinary_route(
+    service: pr.RecoveryService, clock: pr.ManualClock
+) -> None:
+    """A password far over the longest allowed, or not text at all, is a wrong ordinary
+    password: counted and audited on the password route, with the other wrong ones."""
+    start, now = len(service.audit_trail()), clock.now()
+    for typed in ("x" * 600, 42, "no es la clave"):
+        with pytest.raises(pr.InvalidCredentials):
+            service.authenticate("juan", typed)  # type: ignore[arg-type]
+    assert [
+        ("sign_in_failed", "juan", now, None, {**WRONG, "failures": str(n)}) for n in (1, 2, 3)
+    ] == trail(service, start)
+
+
+@pytest.mark.parametrize("login", ["juan", "nadie"])
+def test_every_login_keeps_the_temporary_forms_count_apart(
+    service: pr.RecoveryService, clock: pr.ManualClock, login: str
+) -> None:
+    """A login that does not exist keeps the two routes' counts apart, as a real one does:
+    after the ordinary password's lock, a guess of the temporary form is its route's first."""
+    fail(service, 5, login)
+    start = len(service.audit_trail())
+    with pytest.raises(pr.InvalidCredentials):
+        service.authenticate(login, "Abcd-Efgh-Jkmn")
+    label = service.audit_trail(login)[0].login
+    temporary = {**WRONG, "route": "temporary", "failures": "1"}
+    assert [("sign_in_failed", label, clock.now(), None, temporary)] == trail(service, start)
+
+
+class TypedLengths(CountingHasher):
+    """A ``CountingHasher`` that also notes the length of each text it checks."""
+
+    def __init__(self, inner: pr.PasswordHasher) -> None:
+        super().__init__(inner)
+        self.lengths: list[int] = []
+
+    def verify(self, encoded: str, password: str) -> bool:
+        self.lengths.append(len(password))
+        return super().verify(encoded, password)
+
+
+def test_a_refusal_by_the_lock_checks_the_text_typed_like_any_answer(
+    make_service: ServiceFactory,
+) -> None:
+    """A sign-in refused by the lock still runs the one check every answer costs, on the
+    text typed (against a stand-in hash): the same work as a wrong password."""
+    hasher = TypedLengths(cheap_hasher())
+    service = make_service(hasher=hasher)
+    service.add_user("juan", USER_PASSWORD)
+    typed = "no es la clave, ni de lejos"
+    for _ in range(6):
+        with pytest.raises((pr.InvalidCredentials, pr.TooManyAttempts)):
+            service.authenticate("juan", typed)
+    assert [len(typed)] * 6 == hasher.lengths
+
+
+class ThrottlesRead:
+    """An ``InMemoryStore`` that notes which counters of unknown logins are read."""
+
+    def __init__(self, inner: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self.fingerprints: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def get_throttle(self, fingerprint: str) -> object:
+        self.fingerprints.append(fingerprint)
+        return self._inner.get_throttle(fingerprint)
+
+
+def test_a_login_that_exists_reads_the_counters_its_fingerprint_would_have(
+    make_service: ServiceFactory, store: pr.InMemoryStore
+) -> None:
+    """A sign-in as a login that exists reads the counters its fingerprint would have, the
+    read a login that does not exist makes: the same row for the same text."""
+    service = make_service()
+    with pytest.raises(pr.InvalidCredentials):
+        service.authenticate("ana", "no es la clave")
+    (fingerprint,) = {event.login for event in service.audit_trail("ana")}
+    assert fingerprint is not None
+    service.add_user("ana", USER_PASSWORD)
+    reads = ThrottlesRead(store)
+    make_service(store=reads).authenticate("ana", USER_PASSWORD)
+    assert [fingerprint] == reads.fingerprints
+
+
+def test_idle_fingerprints_are_forgotten_on_the_minute(
+    service: pr.RecoveryService, store: pr.InMemoryStore, clock: pr.ManualClock
+) -> None:
+    """Counters of a login that does not exist go at the first prune after they have been
+    idle longer than the policy remembers; prunes come once a minute, the next one exactly
+    a minute after the last."""
+    with pytest.raises(pr.InvalidCredentials):
+        service.authenticate("nadie", "no es la clave")  # counted, and the first prune
+    fingerprint = service.audit_trail("nadie")[0].login
+    assert fingerprint is not None
+    policy = pr.Policy()
+    clock.advance(max(policy.failure_memory, policy.lockout_max))
+    service.authenticate("juan", USER_PASSWORD)  # a prune: idle exactly that long, it stays
+    kept = store.get_throttle(fingerprint) is not None
+    clock.advance(minutes=1)
+    service.authenticate("juan", USER_PASSWORD)  # the next prune: now it goes
+    assert (True, None) == (kept, store.get_throttle(fingerprint))

@@ -250,3 +250,24 @@ def test_the_worker_writes_with_the_services_branding(
     worker = make_service(branding="Nóminas Acme")
     assert pr.DeliveryReport(sent=1) == worker.deliver_pending()
     assert "Tu clave temporal para Nóminas Acme" == mailer.outbox[-1]["Subject"]
+
+
+def test_mails_left_waiting_for_the_budget_say_so(
+    make_service: ServiceFactory,
+    queued: pr.RecoveryService,
+    mailer: pr.RecordingMailer,
+    store: pr.Store,
+    clock: pr.ManualClock,
+) -> None:
+    """A mailer without sessions and a budget of one login a minute: the run sends one
+    mail; the two left waiting are retried with the reason rate_limited (the SMTP budget),
+    not no_sender_configured, which would send the administrator looking for a sender."""
+    logins = with_users(queued, mailer, 3)
+    clock.advance(minutes=1)  # the setup's logins are out of the budget's window
+    queue_for(queued, logins)
+    worker = make_service(mailer=SendOnly(mailer), policy=pr.Policy(smtp_logins_per_minute=1))
+    assert pr.DeliveryReport(sent=1, retried=2) == worker.deliver_pending()
+    waiting = pending(store, clock)
+    assert ["rate_limited"] * 2 == [message.last_error for message in waiting]
+    retries = [e for e in queued.audit_trail() if e.kind == "queued_mail_retry"]
+    assert ["rate_limited"] * 2 == [event.detail["reason"] for event in retries]

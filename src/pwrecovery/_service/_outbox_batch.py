@@ -285,7 +285,9 @@ def settle_unsent(run: Run, mail: Mail) -> None:
         return
     ctx, message, now = run.ctx, mail.message, run.now
     outcome = mail.tally.given_up(now, audit=bool(mail.senders))
-    reason = outcome.failure().code if outcome.attempts else NoSenderConfigured.code
+    # No attempt: either no sender at all, or every sender's login budget was spent.
+    tried = outcome.attempts or outcome.retry_after is not None
+    reason = outcome.failure().code if tried else NoSenderConfigured.code
     if outcome.permanent or message.attempts >= ctx.policy.delivery_attempts:
         abandon(run, mail, outcome.events, reason)
         return

@@ -506,7 +506,7 @@ def _breakdown(  # noqa: PLR0917 (a private step of one benchmark)
         timed.deliver_pending(limit=count)
         total = time.perf_counter() - started
     print(f"\nwhere one deliver_pending of {count} mails spends its time (ms per mail):")
-    print("  (smtp.session.send holds the re-check, smtplib's serialisation and the exchanges)")
+    print("  (smtp.session.send holds the re-check, the message's bytes and the exchanges)")
     for label, seconds in spent.most_common():
         print(f"  {label:<50} {seconds / count * 1000:7.3f}")
     outside = sum(v for k, v in spent.items() if k.startswith(("store.", "compose", "smtp.")))

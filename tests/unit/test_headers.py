@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
 
 import pytest
 from hypothesis import given
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 import pwrecovery as pr
 from pwrecovery._domain.headers import (
     MAX_HEADER_VALUE,
+    _read_raw,
     check_header_value,
     check_host,
     is_header_safe,
@@ -108,6 +111,16 @@ def test_harmless_encoded_word_is_accepted() -> None:
     assert is_header_safe("=?utf-8?q?Jos=C3=A9?=") is True
 
 
+def test_an_encoded_word_without_a_charset_is_read_as_ascii() -> None:
+    """An encoded word with an empty charset ("=??q?...?=") is decoded as ASCII: plain
+    text passes, a line break or a byte outside ASCII hidden in it is refused."""
+    assert (True, False, False) == (
+        is_header_safe("=??q?Jose?="),
+        is_header_safe("=??q?Jose=0ABcc:_x@y.mx?="),
+        is_header_safe("=??q?Jos=C3=A9?="),
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -202,6 +215,29 @@ def test_written_addresses_of_raw_values_and_header_objects() -> None:
     """A raw value is read as written: a named address as its address, a list as its addresses."""
     assert ["a@b.mx"] == written_addresses("To", "Ana <a@b.mx>")
     assert ["a@b.mx", "c@d.mx"] == written_addresses("To", "a@b.mx, Carlos <c@d.mx>")
+
+
+def test_written_addresses_of_a_parsed_header_are_the_addresses_it_writes() -> None:
+    """A header object (as a parsed or composed message holds it) is read as it writes
+    itself: its addresses, in order."""
+    message = EmailMessage(policy=policy.default)
+    message["To"] = "Ana <a@b.mx>, c@d.mx"
+    header = message["To"]
+    assert (False, ["a@b.mx", "c@d.mx"]) == (
+        type(header) is str,
+        written_addresses("To", header),
+    )
+
+
+def test_a_raw_value_is_read_once_and_remembered() -> None:
+    """The same raw value is read back once: the second look is answered from the
+    cache, as a new list each time."""
+    _read_raw.cache_clear()
+    first = written_addresses("From", "Contabilidad <envios@empresa.mx>")
+    first.append("x@y.mx")
+    second = written_addresses("From", "Contabilidad <envios@empresa.mx>")
+    info = _read_raw.cache_info()
+    assert (["envios@empresa.mx"], 1, 1) == (second, info.hits, info.misses)
 
 
 def test_a_header_the_email_package_cannot_read_back_holds_no_address() -> None:

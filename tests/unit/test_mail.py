@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import html
 import json
 import unicodedata
@@ -483,4 +484,139 @@ def test_a_name_that_would_read_back_as_two_addresses_is_left_out(name: str, sho
     assert (["juan@empresa.mx"], shown) == (
         [address for _, address in getaddresses([str(v) for v in wire.get_all("To")])],
         message["To"].addresses[0].display_name,
+    )
+
+
+def _written_headers(message: EmailMessage) -> dict[str, str]:
+    """The message's own headers as compose stored them (the values as they are written)."""
+    return dict(message.raw_items())
+
+
+def test_a_mails_headers_are_written_as_they_go_on_the_wire() -> None:
+    """compose stores each header as it is written: a plain subject and sender name as
+    they are, a recipient name with a quote and a backslash quoted with both escaped,
+    MIME-Version 1.0, and the boundary taken from the Message-ID token."""
+    name = 'Ana "la" \\ Ruiz'
+    message = _compose(_content(pr.Purpose.TEMPORARY_PASSWORD, "en", to_name=name))
+    boundary = "=_" + hashlib.sha256(TOKEN.encode()).hexdigest()[:22]
+    assert [
+        ("Subject", "Your temporary password for the application"),
+        ("From", "Contabilidad <envios@empresa.mx>"),
+        ("To", '"Ana \\"la\\" \\\\ Ruiz" <juan@empresa.mx>'),
+        ("Date", "Sat, 14 Mar 2026 10:30:15 +0000"),
+        ("Message-ID", f"<{TOKEN}@empresa.mx>"),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-PwRecovery-Purpose", "temporary-password"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ] == list(message.raw_items())
+    assert [(name, "juan@empresa.mx")] == [
+        (a.display_name, a.addr_spec) for a in message["To"].addresses
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("Juan", "Juan"),
+        (" Juan", '" Juan"'),
+        ("Juan ", '"Juan "'),
+        ("Perez, Juan", '"Perez, Juan"'),
+        ("Ana (la) Ruiz", '"Ana (la) Ruiz"'),
+        ("J. Ruiz", '"J. Ruiz"'),
+        ("Ana =? Ruiz", "=?utf-8?q?Ana_=3D=3F_Ruiz?="),
+        ("Juan Pérez", "=?utf-8?q?Juan_P=C3=A9rez?="),
+    ],
+    ids=[
+        "plain",
+        "leading-space",
+        "trailing-space",
+        "comma",
+        "parentheses",
+        "dot",
+        "ascii-with-encoded-word-start",
+        "non-ascii",
+    ],
+)
+def test_a_display_name_is_written_as_it_is_quoted_or_encoded(name: str, written: str) -> None:
+    """A plain ASCII name is written as it is; one with a special character or with
+    surrounding spaces is quoted; one that is not ASCII, or that holds "=?", is written as
+    an RFC 2047 encoded word; and it reads back as the same name."""
+    message = _compose(_content(pr.Purpose.PASSWORD_CHANGED, to_name=name))
+    assert (f"{written} <juan@empresa.mx>", [(name, "juan@empresa.mx")]) == (
+        _written_headers(message)["To"],
+        [(a.display_name, a.addr_spec) for a in message["To"].addresses],
+    )
+
+
+@pytest.mark.parametrize(
+    ("product", "written"),
+    [
+        ("Cuentas", "Your password for Cuentas was changed"),
+        ("Cuentas =? Plus", "=?utf-8?q?Your_password_for_Cuentas_=3D=3F_Plus_was_changed?="),
+        ("Cuentas Ñ", "=?utf-8?q?Your_password_for_Cuentas_=C3=91_was_changed?="),
+    ],
+    ids=["ascii", "ascii-with-encoded-word-start", "non-ascii"],
+)
+def test_a_subject_is_written_as_it_is_unless_it_must_be_encoded(
+    product: str, written: str
+) -> None:
+    """A plain ASCII subject is written as it is; one that is not ASCII, or that holds
+    "=?", is written as an RFC 2047 encoded word that reads back as the subject."""
+    message = _compose(
+        _content(pr.Purpose.PASSWORD_CHANGED, "en"), style=MailStyle(product=product)
+    )
+    assert (written, f"Your password for {product} was changed") == (
+        _written_headers(message)["Subject"],
+        message["Subject"],
+    )
+
+
+def test_each_part_is_utf8_text_in_quoted_printable_with_its_line_ends_kept() -> None:
+    """Each part carries exactly its Content-Type (with charset "utf-8") and
+    Content-Transfer-Encoding headers, spelled so in the bytes; its body is
+    quoted-printable with the text's line ends kept as line ends and non-ASCII (and
+    "=") escaped."""
+    message = _compose(_content(pr.Purpose.PASSWORD_CHANGED, "en", to_name=""))
+    parts = list(message.iter_parts())
+    assert [
+        [
+            ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+            ("Content-Transfer-Encoding", "quoted-printable"),
+        ]
+        for subtype in ("plain", "html")
+    ] == [list(part.raw_items()) for part in parts]
+    raw = message.as_bytes()
+    for subtype in ("plain", "html"):
+        assert (
+            f'\nContent-Type: text/{subtype}; charset="utf-8"\n'
+            "Content-Transfer-Encoding: quoted-printable\n\n"
+        ).encode() in raw
+    plain, page = (str(part.get_payload()) for part in parts)
+    assert [
+        "Hello juan,",
+        "",
+        "The password of the user =E2=80=9Cjuan=E2=80=9D in the application was chan=",
+    ] == plain.splitlines()[:3]
+    assert ["<!DOCTYPE html>", '<html lang=3D"en"><head><meta charset=3D"utf-8"></head>'] == (
+        page.splitlines()[:2]
+    )
+
+
+def test_a_queued_mail_with_a_lone_surrogate_is_still_composed() -> None:
+    """A queued mail read back from JSON with \\ud800-style escapes (a lone surrogate in the
+    login and in the Message-ID token) is composed all the same: the text is written with
+    the surrogate's UTF-8 bytes escaped, and the boundary comes from the token's bytes."""
+    payload = (
+        b'{"purpose": "password-changed", "to_address": "juan@empresa.mx", "to_name": "",'
+        b' "login": "ju\\udc80an", "expires_at": null, "locale": "en", "new_address": "",'
+        b' "message_token": "t\\ud800"}'
+    )
+    content, token = content_from_json(payload)
+    message = compose(content, sender_settings(), now=NOW, message_token=token)
+    boundary = "=_" + hashlib.sha256(b"t\xed\xa0\x80").hexdigest()[:22]
+    plain = str(next(message.iter_parts()).get_payload())
+    assert (f'multipart/alternative; boundary="{boundary}"', "Hello ju=ED=B2=80an,") == (
+        _written_headers(message)["Content-Type"],
+        plain.splitlines()[0],
     )

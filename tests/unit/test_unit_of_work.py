@@ -6,17 +6,19 @@ times."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pytest
 
 import pwrecovery as pr
-from pwrecovery.records import Attempts, QueuedMessage, UserRecord
+from pwrecovery._service._transaction import MAX_ATTEMPTS, UnitOfWork
+from pwrecovery.records import Attempts, QueuedMessage, Throttle, UserRecord
 from tests.conftest import ServiceFactory
-from tests.helpers import USER_PASSWORD
+from tests.helpers import SMTP_PASSWORD, USER_PASSWORD, sender_settings
 
 NOW = pr.ManualClock().now()  # the instant every ManualClock starts at
+EVENT = pr.AuditEvent(kind="user_enabled", login="juan", at=NOW)
 
 
 class Overtaken:
@@ -195,3 +197,104 @@ def test_a_record_changed_since_it_was_saved_is_read_again_without_a_wait(
     user = store.get_user("juan")
     assert user is not None
     assert (3, [], Attempts()) == (overtaken.writes, waits, user.sign_in)
+
+
+def unit_of_work(store: object, waits: list[float] | None = None) -> UnitOfWork:
+    """The unit of work over ``store``, its waits recorded in ``waits``; randbelow answers
+    its bound less one."""
+    recorded: list[float] = [] if waits is None else waits
+    return UnitOfWork(cast("pr.Store", store), recorded.append, lambda below: below - 1)
+
+
+def test_an_attempt_starts_neither_lost_nor_saved_and_audits_without_writing(
+    make_service: ServiceFactory, store: pr.InMemoryStore
+) -> None:
+    """Before its block runs an attempt offers the record as read, has lost no race and
+    saved nothing; ``audit`` appends its events and leaves the record alone."""
+    make_service().add_user("juan", USER_PASSWORD)
+    juan = store.get_user("juan")
+    attempt = next(unit_of_work(store).user("juan"))
+    assert (juan, False, None) == (attempt.current, attempt.lost, attempt.saved)
+    attempt.audit([EVENT])
+    assert (EVENT, juan) == (store.audit_trail()[-1], store.get_user("juan"))
+
+
+def test_what_an_attempt_saved_is_what_the_store_holds(
+    make_service: ServiceFactory, store: pr.InMemoryStore
+) -> None:
+    """``saved`` is the record as the store holds it after the save, version included:
+    a new login's first counters (stored with their events), and a user saved unchanged."""
+    uow = unit_of_work(store)
+    fingerprint = "#0123456789abcdef"
+    for unknown in uow.throttle(fingerprint):
+        with unknown as counters:
+            assert counters is None
+            unknown.save(Throttle(fingerprint=fingerprint, touched_at=NOW), events=[EVENT])
+    make_service().add_user("juan", USER_PASSWORD)
+    for attempt in uow.user("juan"):
+        with attempt as user:
+            assert user is not None
+            attempt.save(user)
+    stored = (store.get_throttle(fingerprint), store.get_user("juan"))
+    assert ((unknown.saved, attempt.saved), EVENT) == (stored, store.audit_trail()[0])
+
+
+def test_a_handed_over_record_saved_unchanged_is_still_a_conditional_write(
+    make_service: ServiceFactory, store: pr.InMemoryStore
+) -> None:
+    """A record handed over (``known``) and saved as it is still goes through the
+    conditional write: when the store holds a newer version the write is lost, and the
+    next attempt starts from a fresh read. Events audited on either attempt are kept."""
+    service = make_service()
+    service.add_user("juan", USER_PASSWORD)
+    stale = store.get_user("juan")
+    service.disable_user("juan")
+    fresh = store.get_user("juan")
+    assert stale is not None
+    before = len(store.audit_trail())
+    waits: list[float] = []
+    seen: list[UserRecord | None] = []
+    for attempt in unit_of_work(store, waits).user("juan", known=stale):
+        with attempt as user:
+            seen.append(user)
+            attempt.audit([EVENT])
+            assert user is not None
+            attempt.save(user)
+    assert ([stale, fresh], [], [EVENT, EVENT]) == (seen, waits, store.audit_trail()[before:])
+    assert fresh == store.get_user("juan")
+
+
+def test_a_login_that_cannot_exist_is_not_read_and_cannot_be_saved(
+    make_service: ServiceFactory, store: pr.InMemoryStore
+) -> None:
+    """``user(None)`` (a malformed login) offers no record without asking the store, and
+    saving a user over it is a programming error that says so."""
+    make_service().add_user("juan", USER_PASSWORD)
+    juan = store.get_user("juan")
+    assert juan is not None
+    counting = CountsReads(store)
+    attempt = next(unit_of_work(counting).user(None))
+    with pytest.raises(ValueError, match=r"^a user that was not read cannot be saved$"):
+        attempt.save(juan)
+    assert (None, 0, juan) == (attempt.current, counting.reads, store.get_user("juan"))
+
+
+def test_a_sender_that_is_not_stored_cannot_be_saved(
+    service: pr.RecoveryService, store: pr.InMemoryStore
+) -> None:
+    """Saving over a sender the store does not hold (another workstation removed it)
+    loses every write: after 24 tries it is ConcurrentModification, and nothing is
+    stored."""
+    service.configure_sender("SUPERVISOR", sender_settings(), SMTP_PASSWORD)
+    [sender] = store.list_senders()
+    waits: list[float] = []
+
+    def save_over_another() -> None:
+        for attempt in unit_of_work(store, waits).sender("otro"):
+            with attempt as current:
+                assert current is None
+                attempt.save(sender)
+
+    with pytest.raises(pr.ConcurrentModification):
+        save_over_another()
+    assert (MAX_ATTEMPTS, [sender]) == (len(waits), store.list_senders())

@@ -457,8 +457,9 @@ def test_envelope_goes_in_one_write_when_the_server_offers_pipelining(
         assert [envelope.encode()] == writes[:1]
         assert 2 == len(writes)
     else:
-        one_by_one = [f"mail FROM:<{SENDER}> size={size}", "rcpt TO:<juan@empresa.mx>", "data"]
-        assert [line.encode() + b"\r\n" for line in one_by_one] == writes[:3]
+        # smtplib's own spelling of the commands changes between Python versions.
+        one_by_one = [f"mail from:<{SENDER}> size={size}", "rcpt to:<juan@empresa.mx>", "data"]
+        assert [line.encode() + b"\r\n" for line in one_by_one] == [w.lower() for w in writes[:3]]
         assert 4 == len(writes)
     assert writes[-1].endswith(b"\r\n.\r\n")
 

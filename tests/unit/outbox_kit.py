@@ -115,3 +115,32 @@ def pending(store: pr.Store, clock: pr.ManualClock) -> list[records.QueuedMessag
 def crash(action: Callable[[], object]) -> None:
     with pytest.raises(Crash):
         action()
+
+
+class WatchedSessions:
+    """Wraps a RecordingMailer; before each message sent through its sessions it calls
+    ``before_each`` with the message (and the number of messages sent before it)."""
+
+    def __init__(
+        self, inner: pr.RecordingMailer, before_each: Callable[[EmailMessage, int], None]
+    ) -> None:
+        self._inner, self._before_each = inner, before_each
+        self.sent = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @contextmanager
+    def session(self, settings: pr.SenderSettings, password: str) -> Iterator[object]:
+        with self._inner.session(settings, password) as session:
+            yield _WatchedSession(session, self)
+
+
+class _WatchedSession:
+    def __init__(self, inner: pr.MailSession, owner: WatchedSessions) -> None:
+        self._inner, self._owner = inner, owner
+
+    def send(self, message: EmailMessage) -> None:
+        self._owner._before_each(message, self._owner.sent)
+        self._inner.send(message)
+        self._owner.sent += 1

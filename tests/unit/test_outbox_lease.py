@@ -4,8 +4,7 @@ mail it sent, dropped or could not read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -20,7 +19,7 @@ from pwrecovery._service._tally import Tally
 from pwrecovery.records import QueuedMessage
 from tests.conftest import ServiceFactory
 from tests.helpers import USER_PASSWORD, verify_address
-from tests.unit.outbox_kit import pending, queue_for, recipients, with_users
+from tests.unit.outbox_kit import WatchedSessions, pending, queue_for, recipients, with_users
 
 
 @pytest.fixture
@@ -76,33 +75,6 @@ class ShortAnswer:
         answer: list[bool] = self._inner.update_messages(messages)
         self._left -= 1
         return answer[:-1] if self._left == 0 else answer
-
-
-class PacedSessions:
-    """Wraps a RecordingMailer; before each message sent through its sessions it calls
-    ``before_each`` with the number of messages sent before it."""
-
-    def __init__(self, inner: pr.RecordingMailer, before_each: Callable[[int], object]) -> None:
-        self._inner, self._before_each = inner, before_each
-        self.sent = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @contextmanager
-    def session(self, settings: pr.SenderSettings, password: str) -> Iterator[object]:
-        with self._inner.session(settings, password) as session:
-            yield _PacedSession(session, self)
-
-
-class _PacedSession:
-    def __init__(self, inner: pr.MailSession, owner: PacedSessions) -> None:
-        self._inner, self._owner = inner, owner
-
-    def send(self, message: EmailMessage) -> None:
-        self._owner._before_each(self._owner.sent)
-        self._inner.send(message)
-        self._owner.sent += 1
 
 
 def one_run(service: pr.RecoveryService) -> Run:
@@ -360,14 +332,15 @@ def test_a_batch_renews_its_lease_when_half_of_it_is_left(
     start = clock.now()
     seen: list[tuple[int, int, timedelta]] = []
 
-    def slow(sent_before: int) -> None:
+    def slow(message: EmailMessage, sent_before: int) -> None:
+        del message
         left = pending(store, clock)
         leases = {message.next_attempt_at - start for message in left}
         seen.append((sent_before, len(left), max(leases)))
         clock.advance(minutes=1)
 
     worker = make_service(
-        mailer=PacedSessions(mailer, slow), policy=pr.Policy(delivery_lease=timedelta(minutes=6))
+        mailer=WatchedSessions(mailer, slow), policy=pr.Policy(delivery_lease=timedelta(minutes=6))
     )
     assert pr.DeliveryReport(sent=10) == worker.deliver_pending()
     minutes = [timedelta(minutes=m) for m in (6, 6, 6, 9, 9, 9, 12, 12, 12, 15)]
@@ -389,12 +362,13 @@ def test_a_batch_stops_at_exactly_half_of_its_lease(
     queue_for(queued, logins)
     seen: list[int] = []
 
-    def slow(sent_before: int) -> None:
+    def slow(message: EmailMessage, sent_before: int) -> None:
+        del message
         del sent_before
         seen.append(len(pending(store, clock)))
         clock.advance(seconds=150)
 
-    worker = make_service(mailer=PacedSessions(mailer, slow))
+    worker = make_service(mailer=WatchedSessions(mailer, slow))
     assert pr.DeliveryReport(sent=2) == worker.deliver_pending()
     assert [2, 1] == seen
 
@@ -412,7 +386,7 @@ def test_a_store_that_answers_a_renewal_for_fewer_mails_stops_the_run(
     queue_for(queued, logins)
     worker = make_service(
         store=ShortAnswer(store, 2),
-        mailer=PacedSessions(mailer, lambda _sent_before: clock.advance(minutes=3)),
+        mailer=WatchedSessions(mailer, lambda _message, _sent_before: clock.advance(minutes=3)),
     )
     with pytest.raises(ValueError, match="zip"):
         worker.deliver_pending()
@@ -435,12 +409,13 @@ def test_a_worker_past_its_lease_leaves_the_rest_to_the_worker_that_took_it(
     second = make_service()
     reports: list[pr.DeliveryReport] = []
 
-    def stalled(sent_before: int) -> None:
+    def stalled(message: EmailMessage, sent_before: int) -> None:
+        del message
         if sent_before == 0:
             clock.advance(minutes=6)
             reports.append(second.deliver_pending())
 
-    first = make_service(mailer=PacedSessions(mailer, stalled))
+    first = make_service(mailer=WatchedSessions(mailer, stalled))
     reports.append(first.deliver_pending())
     assert [pr.DeliveryReport(sent=2), pr.DeliveryReport(sent=1)] == reports
     assert ["juan@empresa.mx"] * 2 + ["supervisor@empresa.mx"] == sorted(recipients(mailer))

@@ -4,8 +4,7 @@ it ends when something fails."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,7 +15,7 @@ import pwrecovery as pr
 from pwrecovery.records import QueuedMessage
 from tests.conftest import ServiceFactory
 from tests.helpers import sender_settings
-from tests.unit.outbox_kit import pending, queue_for, recipients, with_users
+from tests.unit.outbox_kit import WatchedSessions, pending, queue_for, recipients, with_users
 
 
 @pytest.fixture
@@ -68,33 +67,6 @@ class DeleteFails:
 
 class HostFailure(Exception):
     """A host's mailer failing in a way it should not (not a SenderError)."""
-
-
-class Sessions:
-    """Wraps a RecordingMailer; before each message sent through its sessions it calls
-    ``before_each`` with the number of messages sent before it."""
-
-    def __init__(self, inner: pr.RecordingMailer, before_each: Callable[[int], None]) -> None:
-        self._inner, self._before_each = inner, before_each
-        self.sent = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @contextmanager
-    def session(self, settings: pr.SenderSettings, password: str) -> Iterator[object]:
-        with self._inner.session(settings, password) as session:
-            yield _Session(session, self)
-
-
-class _Session:
-    def __init__(self, inner: pr.MailSession, owner: Sessions) -> None:
-        self._inner, self._owner = inner, owner
-
-    def send(self, message: EmailMessage) -> None:
-        self._owner._before_each(self._owner.sent)
-        self._inner.send(message)
-        self._owner.sent += 1
 
 
 def events_since(service: pr.RecoveryService, login: str, seen: int) -> list[pr.AuditEvent]:
@@ -243,12 +215,13 @@ def test_mails_taken_by_another_worker_past_the_lease_are_skipped_in_the_same_se
     second = make_service()
     reports: list[pr.DeliveryReport] = []
 
-    def stall(sent_before: int) -> None:
+    def stall(message: EmailMessage, sent_before: int) -> None:
+        del message
         if sent_before == 0:
             clock.advance(minutes=6)
             reports.append(second.deliver_pending(limit=3))
 
-    first = make_service(mailer=Sessions(mailer, stall))
+    first = make_service(mailer=WatchedSessions(mailer, stall))
     assert pr.DeliveryReport(sent=2) == first.deliver_pending()
     assert [pr.DeliveryReport(sent=3)] == reports
     assert 2 == len(mailer.sessions)
@@ -268,11 +241,12 @@ def test_an_unexpected_error_reaches_the_caller_even_if_the_store_then_fails(
     logins = with_users(queued, mailer, 2)
     queue_for(queued, logins)
 
-    def second_fails(sent_before: int) -> None:
+    def second_fails(message: EmailMessage, sent_before: int) -> None:
+        del message
         if sent_before == 1:
             raise HostFailure
 
-    worker = make_service(store=DeleteFails(store), mailer=Sessions(mailer, second_fails))
+    worker = make_service(store=DeleteFails(store), mailer=WatchedSessions(mailer, second_fails))
     with pytest.raises(HostFailure):
         worker.deliver_pending()
     assert 1 == len(mailer.outbox)

@@ -4,8 +4,6 @@ settled in one transaction each, and held by one worker for as long as it runs."
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 
@@ -15,7 +13,15 @@ import pwrecovery as pr
 from pwrecovery._service import _session as _session_module
 from tests.conftest import ServiceFactory
 from tests.helpers import temporary_password_in, verification_code_in
-from tests.unit.outbox_kit import Breaking, crash, pending, queue_for, recipients, with_users
+from tests.unit.outbox_kit import (
+    Breaking,
+    WatchedSessions,
+    crash,
+    pending,
+    queue_for,
+    recipients,
+    with_users,
+)
 
 
 @pytest.fixture
@@ -40,35 +46,6 @@ class CountingStore:
             return value(*args, **kwargs)
 
         return counted
-
-
-class WatchedSessions:
-    """Wraps a RecordingMailer; before each message sent through its sessions it calls
-    ``before_each`` with the message (and the number of messages sent before it)."""
-
-    def __init__(
-        self, inner: pr.RecordingMailer, before_each: Callable[[EmailMessage, int], None]
-    ) -> None:
-        self._inner, self._before_each = inner, before_each
-        self.sent = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @contextmanager
-    def session(self, settings: pr.SenderSettings, password: str) -> Iterator[object]:
-        with self._inner.session(settings, password) as session:
-            yield _WatchedSession(session, self)
-
-
-class _WatchedSession:
-    def __init__(self, inner: pr.MailSession, owner: WatchedSessions) -> None:
-        self._inner, self._owner = inner, owner
-
-    def send(self, message: EmailMessage) -> None:
-        self._owner._before_each(message, self._owner.sent)
-        self._inner.send(message)
-        self._owner.sent += 1
 
 
 def test_a_batch_is_one_transaction_per_step(

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import pwrecovery as pr
 from pwrecovery._secret import Secret
 from pwrecovery.adapters.secretbox import SecretBox
-from pwrecovery.records import SenderRecord
+from pwrecovery.records import SenderRecord, UserRecord
 from pwrecovery.testing import (
     cheap_hasher,
     temporary_password_in,
@@ -133,3 +133,22 @@ def raw_sqlite(path: str | PathLike[str]) -> Iterator[sqlite3.Connection]:
             yield connection
     finally:
         connection.close()
+
+
+class VanishesAfterFirstRead:
+    """An ``InMemoryStore`` on which another workstation removes juan right after the
+    service first reads him."""
+
+    def __init__(self, inner: pr.InMemoryStore) -> None:
+        self._inner = inner
+        self._removed = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def get_user(self, key: str) -> UserRecord | None:
+        found = self._inner.get_user(key)
+        if found is not None and key == "juan" and not self._removed:
+            self._removed = True
+            self._inner.remove_user(key, expected_version=found.version)
+        return found

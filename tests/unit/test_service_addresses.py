@@ -11,7 +11,7 @@ import pwrecovery as pr
 from pwrecovery._domain.mail import MailContent, content_from_json
 from pwrecovery.records import UserRecord
 from tests.conftest import ServiceFactory
-from tests.helpers import SMTP_PASSWORD, sender_settings
+from tests.helpers import SMTP_PASSWORD, VanishesAfterFirstRead, sender_settings
 
 
 @pytest.fixture
@@ -64,25 +64,6 @@ def test_a_queued_code_mail_says_who_where_until_when_and_in_which_language(
         )
         == content
     )
-
-
-class VanishesAfterFirstRead:
-    """An ``InMemoryStore`` on which another workstation removes juan right after the
-    service first reads him."""
-
-    def __init__(self, inner: pr.InMemoryStore) -> None:
-        self._inner = inner
-        self._removed = False
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    def get_user(self, key: str) -> UserRecord | None:
-        found = self._inner.get_user(key)
-        if found is not None and key == "juan" and not self._removed:
-            self._removed = True
-            self._inner.remove_user(key, expected_version=found.version)
-        return found
 
 
 def test_an_address_set_for_a_user_removed_meanwhile_is_unknown_and_its_mail_audited(

@@ -10,11 +10,11 @@ import pytest
 
 import pwrecovery as pr
 from pwrecovery._domain.mail import content_from_json
-from pwrecovery.records import UserRecord
 from tests.conftest import ServiceFactory
 from tests.helpers import (
     SMTP_PASSWORD,
     USER_PASSWORD,
+    VanishesAfterFirstRead,
     sender_settings,
     temporary_password_in,
     text_of,
@@ -782,25 +782,6 @@ def test_an_import_stands_when_a_code_cannot_be_mailed(
         [user.login for user in users],
         importer.audit_trail("pedro")[-1].kind,
     )
-
-
-class VanishesAfterFirstRead:
-    """An ``InMemoryStore`` on which another workstation removes juan right after the
-    service first reads him."""
-
-    def __init__(self, inner: pr.InMemoryStore) -> None:
-        self._inner = inner
-        self._removed = False
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    def get_user(self, key: str) -> UserRecord | None:
-        found = self._inner.get_user(key)
-        if found is not None and key == "juan" and not self._removed:
-            self._removed = True
-            self._inner.remove_user(key, expected_version=found.version)
-        return found
 
 
 ACTIONS: dict[str, Callable[[pr.RecoveryService], object]] = {

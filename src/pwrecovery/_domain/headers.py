@@ -19,13 +19,12 @@ from typing import Final
 
 from pwrecovery.exceptions import InvalidConfiguration, InvalidHeaderValue
 
-FORBIDDEN: Final = frozenset("\r\n\x00\u2028\u2029")
 MAX_HEADER_VALUE: Final = 998  # RFC 5322 line limit
 MAX_HOST: Final = 253
 
 
-# FORBIDDEN, and the whole of Unicode's categories Cc (U+0000-U+001F, U+007F-U+009F) and
-# Cs (lone surrogates, which cannot be encoded, so no mail could carry them).
+# U+2028, U+2029, and the whole of Unicode's categories Cc (U+0000-U+001F, U+007F-U+009F:
+# CR, LF and NUL among them) and Cs (lone surrogates, which no mail could carry).
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 

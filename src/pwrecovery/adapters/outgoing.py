@@ -59,16 +59,15 @@ def recipients_of(message: EmailMessage) -> list[str]:
     """
     # Check each header as it will be written, not its parsed form: str() of an
     # address header drops a trailing newline that the serialised message keeps. A value
-    # stored as written (``set_raw``, as ``compose`` does) is checked as it is.
+    # stored as written (``set_raw``, as ``compose`` does) is checked as it is. Then count
+    # the addresses of the header as it will be written and read back: a display name can
+    # turn into addresses once serialised, and a server reads what was written.
     unfolded = message.policy.clone(max_line_length=None, linesep="\n")
+    fields: dict[str, list[str]] = {}
     for name, value in message.raw_items():
         check_header_value(name, "header")
         written = unfolded.fold(name, value).removeprefix(f"{name}:").strip(" ")
         check_header_value(written.removesuffix("\n"), name.lower())
-    # Count addresses in the message as it will be written and read back: a display name
-    # can turn into addresses once serialised, and a server reads what was written.
-    fields: dict[str, list[str]] = {}
-    for name, value in message.raw_items():
         if name.lower() in _ADDRESS_FIELDS:
             fields.setdefault(name.lower(), []).extend(written_addresses(name, value))
     recipients = [address for field in _RECIPIENT_FIELDS for address in fields.get(field, [])]
